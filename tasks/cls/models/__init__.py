@@ -1,0 +1,38 @@
+"""Classification models by config name; each takes an activation factory and calls it once per site."""
+from __future__ import annotations
+
+from typing import Callable
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from tasks.cls.models.densenet import DenseNetBC
+from tasks.cls.models.resnet import PreActResNet
+from tasks.cls.models.wrn import WideResNet
+
+ARCHS = {"preact_resnet": PreActResNet, "wide_resnet": WideResNet, "densenet_bc": DenseNetBC}
+
+
+def build_model(model_cfg: DictConfig, num_classes: int, in_chans: int, act_layer: Callable[..., nn.Module]) -> nn.Module:
+    """Build `model_cfg.arch` (one of ARCHS, or `timm` for any timm model with its activations swapped)."""
+    kwargs = OmegaConf.to_container(model_cfg, resolve=True)
+    name, arch = kwargs.pop("name"), kwargs.pop("arch")
+    kwargs.pop("tasks", None)
+    if arch == "timm":
+        return _timm_model(name, kwargs, num_classes, in_chans, act_layer)
+    if arch not in ARCHS:
+        raise ValueError(f"Unknown model.arch '{arch}'. Valid: {', '.join([*ARCHS, 'timm'])}.")
+    return ARCHS[arch](num_classes=num_classes, in_chans=in_chans, act_layer=act_layer, **kwargs)
+
+
+def _timm_model(name: str, kwargs: dict, num_classes: int, in_chans: int, act_layer) -> nn.Module:
+    import timm
+
+    import ash
+
+    if name not in timm.list_models():
+        raise ValueError(f"timm has no model '{name}'; see `timm.list_models()` (e.g. model=timm model.name=resnet50).")
+    kwargs.pop("pretrained", None)  # no downloads: weights are always random here
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
+    ash.swap_activations(model, act_layer)
+    return model

@@ -1,0 +1,35 @@
+"""The config's `act` group as an activation factory: one call, one new module (one per call site)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+import ash
+from tasks.common.errors import ConfigError
+
+# Keys of an `act` config that steer where the activation goes, not how it is built.
+PLACEMENT_KEYS = ("name", "apply_to")
+
+
+def act_kwargs(act_cfg: DictConfig) -> dict:
+    """The constructor arguments of the configured activation."""
+    cfg = OmegaConf.to_container(act_cfg, resolve=True)
+    return {k: v for k, v in cfg.items() if k not in PLACEMENT_KEYS and v is not None}
+
+
+def act_factory(act_cfg: DictConfig) -> Callable[..., nn.Module]:
+    """A factory usable as a model's `act_layer`; it ignores `inplace=` and other per-site hints."""
+    name, kwargs = act_cfg.name, act_kwargs(act_cfg)
+    try:
+        ash.build_activation(name, **kwargs)  # fail fast on a bad name or argument
+    except (KeyError, ValueError, TypeError) as error:
+        message = error.args[0] if error.args else str(error)
+        raise ConfigError(f"act={name}: {message}") from error
+
+    def make(*_args, **_site_kwargs) -> nn.Module:
+        return ash.build_activation(name, **kwargs)
+
+    make.__name__ = f"act_{name}"
+    return make
