@@ -13,7 +13,7 @@ os.environ.setdefault("ASH_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from tasks.common.errors import UserError
+    from tasks.common.errors import RunStopped, UserError
     from tasks.common.runner import run
 
     try:
@@ -21,6 +21,13 @@ def main(cfg: DictConfig) -> float | None:
     except UserError as error:
         print(f"\nError: {error}", file=sys.stderr)
         sys.exit(2)
+    except RunStopped as error:
+        print(f"\nStopped: {error}", file=sys.stderr)
+        sys.exit(1)
+    if summary["status"] == "interrupted":
+        print(f"\nInterrupted: the last checkpoint is in {summary['run_dir']}; continue with "
+              f"resume={summary['run_dir']}", file=sys.stderr)
+        sys.exit(143)
     monitored = summary.get("best", {}).get(summary.get("monitor", ""))
     return monitored  # the value a Hydra sweeper optimises
 

@@ -28,6 +28,14 @@ IMAGENET_LAYOUT = """  <root>/train/<wnid>/*.JPEG   (1000 class folders, e.g. n0
   <root>/val/<wnid>/*.JPEG     (validation images sorted into the same class folders)"""
 
 
+def checked_image_loader(path: str):
+    """PIL's RGB loader with an error that names the unreadable file."""
+    try:
+        return datasets.folder.pil_loader(path)
+    except (OSError, ValueError) as error:
+        raise DataError(f"Image {path} cannot be read ({error}). Replace or delete the file.") from error
+
+
 class DigitsDataModule(BaseDataModule):
     """scikit-learn's handwritten digits at `image_size` (default 32x32), 1 channel, 10 classes."""
 
@@ -87,9 +95,10 @@ class ImageNetDataModule(BaseDataModule):
                                "https://image-net.org/download (ILSVRC2012; sort val/ into class folders "
                                "with the usual valprep.sh)")
         try:
-            folder = datasets.ImageFolder(str(path), transform=transform)
+            folder = datasets.ImageFolder(str(path), transform=transform, loader=checked_image_loader)
         except FileNotFoundError as e:
-            raise DataError(f"ImageNet split {path} has no images in class folders ({e}).\n{IMAGENET_LAYOUT}") from e
+            raise DataError(f"ImageNet split {path} has no images in class folders ({e}).\nExpected layout:\n"
+                            f"{IMAGENET_LAYOUT}") from e
         self.num_classes = len(folder.classes)
         return folder
 

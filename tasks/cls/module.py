@@ -27,7 +27,7 @@ class ClassificationTask(TaskModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def step(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
@@ -37,12 +37,3 @@ class ClassificationTask(TaskModule):
         self.log_dict(metrics, on_step=False, on_epoch=True, sync_dist=True, prog_bar=stage == "val",
                       batch_size=len(y))
         return loss
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")

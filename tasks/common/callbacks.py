@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 import ash
+from tasks.common.errors import RunStopped
 
 
 class AshParameterLogger(pl.Callback):
@@ -53,8 +54,7 @@ class RunStats(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         seconds = time.perf_counter() - self._epoch_start
         self.epoch_seconds.append(seconds)
-        self.train_seconds += seconds
-        pl_module.log("time/epoch_s", seconds, on_step=False, on_epoch=True)
+        self.train_seconds += seconds  # kept out of metrics.csv, which must repeat exactly for a seed
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self.fit_seconds = time.perf_counter() - self._fit_start
@@ -67,3 +67,42 @@ class RunStats(pl.Callback):
             "peak_memory_bytes": peak_memory_bytes(device),
             "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
         }
+
+
+class NonFiniteGuard(pl.Callback):
+    """Stops (after saving a checkpoint for inspection) or skips a step whose loss or gradients are not finite."""
+
+    ACTIONS = ("stop", "skip")
+
+    def __init__(self, action: str = "stop") -> None:
+        if action not in self.ACTIONS:
+            raise ValueError(f"nonfinite={action!r} is not valid: use nonfinite=stop or nonfinite=skip")
+        self.action = action
+        self.skipped = 0
+        self._loss: torch.Tensor | None = None
+
+    def on_before_backward(self, trainer, pl_module, loss: torch.Tensor) -> None:
+        self._loss = loss.detach()
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        bad = [name for name, p in pl_module.named_parameters()
+               if p.grad is not None and not torch.isfinite(p.grad).all()]
+        loss_ok = self._loss is None or bool(torch.isfinite(self._loss).all())
+        if loss_ok and not bad:
+            return
+        if self.action == "skip":
+            optimizer.zero_grad(set_to_none=True)  # parameters without gradients are left untouched
+            self.skipped += 1
+            pl_module.print(f"nonfinite=skip: skipped step {trainer.global_step} (loss {self._loss_text()})")
+            return
+        ckpt = f"{trainer.default_root_dir}/checkpoints/nonfinite-step{trainer.global_step}.ckpt"
+        trainer.save_checkpoint(ckpt)
+        layers = "; ".join(f"{r['path']}: z={r['z']:.3g} alpha={r['alpha']:.3g}" for r in ash.ash_parameters(pl_module))
+        raise RunStopped(
+            f"Non-finite values at step {trainer.global_step} (epoch {trainer.current_epoch}): loss {self._loss_text()}; "
+            f"non-finite gradients in {len(bad)} tensors (first: {', '.join(bad[:5]) or 'none'}). "
+            f"ASH layers: {layers or 'none'}. Checkpoint for inspection: {ckpt}. "
+            "Lower the learning rate, add trainer.gradient_clip_val, or run with nonfinite=skip.")
+
+    def _loss_text(self) -> str:
+        return "n/a" if self._loss is None else f"{self._loss.float().mean().item():.4g}"

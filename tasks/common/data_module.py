@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from tasks.common.errors import ConfigError, DataError
+from tasks.common.resumable import ResumableDataLoader
 
 
 def per_device_batch_size(global_batch: int, world_size: int) -> int:
@@ -35,8 +36,10 @@ class BaseDataModule(pl.LightningDataModule):
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
 
-    def set_world_size(self, world_size: int) -> None:
+    def set_world_size(self, world_size: int, seed: int = 0) -> None:
+        """Per-device batch from the global one; one process gets a resumable, (seed, epoch)-ordered loader."""
         self.batch_size = per_device_batch_size(int(self.cfg.batch_size), world_size)
+        self.world_size, self.seed = world_size, seed
 
     def _loader(self, dataset: Dataset | None, split: str, shuffle: bool) -> DataLoader:
         if dataset is None:
@@ -44,10 +47,13 @@ class BaseDataModule(pl.LightningDataModule):
         if len(dataset) == 0:
             raise DataError(f"The {split} split of data={self.cfg.name} is empty: check the data folder.")
         workers = int(self.cfg.get("num_workers", 0))
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=workers,
-                          pin_memory=bool(self.cfg.get("pin_memory", False)),
-                          persistent_workers=workers > 0, drop_last=shuffle and len(dataset) > self.batch_size,
-                          collate_fn=self.collate_fn)
+        kwargs = dict(batch_size=self.batch_size, num_workers=workers, pin_memory=bool(self.cfg.get("pin_memory", False)),
+                      persistent_workers=workers > 0, drop_last=shuffle and len(dataset) > self.batch_size,
+                      collate_fn=self.collate_fn)
+        if shuffle and getattr(self, "world_size", 1) == 1:
+            return ResumableDataLoader(dataset, seed=getattr(self, "seed", 0), **kwargs)
+        # Under DDP Lightning swaps in a DistributedSampler (seed + epoch): exact at epoch boundaries.
+        return DataLoader(dataset, shuffle=shuffle, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, "train", shuffle=True)

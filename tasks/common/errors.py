@@ -30,3 +30,7 @@ def unknown_choice(kind: str, value: str, valid: list[str], hint: str = "") -> C
     """Build the error for a name that is not one of the valid options."""
     extra = f" {hint}" if hint else ""
     return ConfigError(f"Unknown {kind} '{value}'. Valid options: {', '.join(sorted(valid))}.{extra}")
+
+
+class RunStopped(Exception):
+    """A run stopped on purpose (non-finite loss or gradients), with a message that explains why."""

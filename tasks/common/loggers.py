@@ -6,21 +6,33 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-CSV_LOGGER = {"_target_": "pytorch_lightning.loggers.CSVLogger", "name": "", "version": ""}
+CSV_LOGGER = {"_target_": "tasks.common.csv_logger.ContinuingCSVLogger", "name": "", "version": ""}
 
 
-def build_loggers(logger_cfg: DictConfig | None, run_dir: Path) -> list:
-    """One logger per entry of `logger`, each writing inside the run folder."""
+def build_loggers(logger_cfg: DictConfig | None, run_dir: Path, resume_step: int | None = None) -> list:
+    """One logger per entry of `logger`, each writing inside the run folder; a resume continues them."""
     entries = dict(OmegaConf.to_container(logger_cfg, resolve=True) or {}) if logger_cfg is not None else {}
     entries.setdefault("csv", CSV_LOGGER)
     loggers = []
     for key, entry in entries.items():
         if not entry:
             continue
+        extra = {}
+        if key == "csv":
+            entry["_target_"] = CSV_LOGGER["_target_"]  # metrics.csv must survive a resume
+            extra["resume_step"] = resume_step
         if key == "wandb":
             (run_dir / "wandb").mkdir(parents=True, exist_ok=True)
-        loggers.append(instantiate(entry, save_dir=str(run_dir)))
+            if resume_step is not None and (run_id := _wandb_run_id(run_dir)):
+                extra.update(id=run_id, resume="allow")  # continue the same wandb run
+        loggers.append(instantiate(entry, save_dir=str(run_dir), **extra))
     return loggers
+
+
+def _wandb_run_id(run_dir: Path) -> str | None:
+    """The id of the wandb run a run folder already has (offline-run-<time>-<id> or run-<time>-<id>)."""
+    runs = sorted((run_dir / "wandb").glob("*run-*-*"))
+    return runs[-1].name.rsplit("-", 1)[-1] if runs else None
 
 
 def finish_wandb(failed: bool) -> None:

@@ -1,0 +1,167 @@
+"""Figure S6: DCGAN samples from the same fixed noise (rows = activations ReLU, Swish, ASH; columns = epochs).
+
+Reads only run folders (summary.json and samples/epoch_XXX.png, written by the gan task); never trains.
+Runs that are not complete, or whose summary or sample images cannot be read, are skipped and named.
+
+    python scripts/figure_gan_samples.py                      # results/runs -> results/figures/fig_s6_gan_samples.png/.pdf
+    python scripts/figure_gan_samples.py --data celeba --experiment gan_celeba --epochs 1 5 10 --seed 0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURE = "fig_s6_gan_samples"
+DEFAULT_ACTS = ("relu", "swish", "ash")
+LABELS = {"relu": "ReLU", "swish": "Swish", "ash": "ASH", "lash": "L-ASH", "prelu": "PReLU", "elu": "ELU",
+          "gelu": "GELU", "selu": "SELU", "softplus": "SoftPlus", "lrelu": "LReLU"}
+EPOCH_FILE = re.compile(r"^epoch_(\d{3,})\.png$")
+
+
+@dataclass
+class GanRun:
+    """A complete gan run and its readable sample grids by 1-based epoch."""
+
+    folder: Path
+    act: str
+    data: str
+    seed: int
+    grids: dict[int, Path]
+
+
+def label(act: str) -> str:
+    """Display name of an activation config name (fash10 -> F-ASH-10)."""
+    return f"F-ASH-{act[4:]}" if act.startswith("fash") else LABELS.get(act, act)
+
+
+def read_grids(samples: Path) -> tuple[dict[int, Path], str]:
+    """Epoch -> grid PNG of a run; an error text if a grid is unreadable or there is none."""
+    grids = {}
+    for path in sorted(samples.glob("epoch_*.png")) if samples.is_dir() else []:
+        match = EPOCH_FILE.match(path.name)
+        if not match:
+            continue
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except OSError as e:
+            return {}, f"corrupt sample grid {path.name} ({e})"
+        grids[int(match.group(1))] = path
+    return grids, "" if grids else "no sample grids (samples/epoch_XXX.png)"
+
+
+def _run_of(folder: Path) -> tuple[GanRun | None, str]:
+    """The run in `folder` if it is a usable gan run; else None and why ('' when it is not a gan run)."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        return None, f"summary.json is unreadable ({e})"
+    if summary.get("task") != "gan":
+        return None, ""
+    if summary.get("status") != "complete":
+        return None, f"status is {summary.get('status')!r}, not 'complete'"
+    grids, problem = read_grids(folder / "samples")
+    if problem:
+        return None, problem
+    return GanRun(folder, str(summary["act"]), str(summary["data"]), int(summary.get("seed", 0)), grids), ""
+
+
+def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[GanRun], list[str]]:
+    """Usable gan runs under runs_root (runs/<experiment>/<run>/), and a line for every run skipped."""
+    runs, skipped = [], []
+    for summary_path in sorted(runs_root.rglob("summary.json")):
+        folder = summary_path.parent
+        if experiment and folder.parent.name != experiment:
+            continue
+        run, problem = _run_of(folder)
+        if run is not None:
+            runs.append(run)
+        elif problem:
+            skipped.append(f"{folder}: {problem}")
+    return runs, skipped
+
+
+def select(runs: list[GanRun], data: str, acts: list[str], seed: int | None) -> dict[str, GanRun]:
+    """act -> run on `data`: the given seed (else the lowest), and the newest folder among repeats."""
+    chosen: dict[str, GanRun] = {}
+    candidates = [r for r in runs if r.data == data and r.act in acts and (seed is None or r.seed == seed)]
+    for run in sorted(candidates, key=lambda r: (-r.seed, r.folder.name)):
+        chosen[run.act] = run  # later in this order (lower seed, newer suffix) wins
+    return {act: chosen[act] for act in acts if act in chosen}
+
+
+def draw(by_act: dict[str, GanRun], epochs: list[int], out: Path) -> list[Path]:
+    """The figure: one row per activation, one column per epoch; a missing grid leaves a labelled blank cell."""
+    rows, cols = len(by_act), len(epochs)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols + 0.6, 2.2 * rows + 0.4), squeeze=False)
+    for r, (act, run) in enumerate(by_act.items()):
+        for c, epoch in enumerate(epochs):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if epoch in run.grids:
+                with Image.open(run.grids[epoch]) as image:
+                    ax.imshow(image.convert("RGB"), interpolation="nearest")
+            else:
+                ax.text(0.5, 0.5, "no grid", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            if r == 0:
+                ax.set_title(f"epoch {epoch}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(label(act), fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    fig.savefig(written[0], dpi=150)
+    fig.savefig(written[1])
+    plt.close(fig)
+    return written
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Draw Figure S6 from the run folders; returns the files written."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, default=ROOT / "results" / "runs", help="root of the run folders")
+    parser.add_argument("--experiment", help="only runs/<experiment>/ (default: all)")
+    parser.add_argument("--data", help="data set (default: the only one present, or digits)")
+    parser.add_argument("--acts", nargs="+", default=list(DEFAULT_ACTS), help="rows, in order")
+    parser.add_argument("--epochs", nargs="+", type=int, help="columns (default: every epoch with a grid)")
+    parser.add_argument("--seed", type=int, help="seed to draw (default: the lowest per activation)")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "figures" / FIGURE,
+                        help="output path without suffix (.png and .pdf are written)")
+    args = parser.parse_args(argv)
+
+    runs, skipped = find_runs(args.runs, args.experiment)
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    present = sorted({r.data for r in runs})
+    if not present:
+        raise SystemExit(f"No complete gan runs with sample grids under {args.runs}: train some first, e.g. "
+                         "python train.py task=gan act=relu")
+    data = args.data or (present[0] if len(present) == 1 else "digits" if "digits" in present else None)
+    if data is None:
+        raise SystemExit(f"Gan runs on several data sets ({', '.join(present)}): choose one with --data.")
+    by_act = select(runs, data, args.acts, args.seed)
+    missing = [a for a in args.acts if a not in by_act]
+    if missing:
+        print(f"no usable run for act={', '.join(missing)} on data={data}: row(s) left out", file=sys.stderr)
+    if not by_act:
+        raise SystemExit(f"No usable gan runs on data={data} for act={', '.join(args.acts)}.")
+    epochs = args.epochs or sorted(set().union(*(run.grids for run in by_act.values())))
+    written = draw(by_act, epochs, args.out)
+    print(f"Figure S6 ({data}; {', '.join(f'{label(a)}: {r.folder.name}' for a, r in by_act.items())}): {written[0]}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

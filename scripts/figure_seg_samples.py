@@ -1,0 +1,187 @@
+"""Figures S3-S5: segmentation samples per model (rows = samples; columns = input, ground truth, one prediction
+per activation: ReLU, PReLU, ELU, SoftPlus, GELU, SELU, Swish, ASH, then any other).
+
+Reads only run folders (summary.json and samples/, written by the seg task); never trains.
+
+    python scripts/figure_seg_samples.py                       # results/runs -> results/figures/fig_s{3,4,5}_*.png/.pdf
+    python scripts/figure_seg_samples.py --experiment seg_ade20k --data ade20k --seed 0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = {"unet": "fig_s3_unet", "deeplabv3p": "fig_s4_deeplabv3p", "efficientnet": "fig_s5_efficientnet"}
+ACT_ORDER = ["relu", "prelu", "elu", "softplus", "gelu", "selu", "swish", "ash"]
+ACT_LABELS = {"relu": "ReLU", "lrelu": "LReLU", "prelu": "PReLU", "elu": "ELU", "softplus": "SoftPlus",
+              "gelu": "GELU", "selu": "SELU", "swish": "Swish", "ash": "ASH", "lash": "L-ASH"}
+KINDS = ("input", "target", "pred")
+SAMPLE_NAME = re.compile(r"^(\d+)_(input|target|pred)\.png$")
+
+
+@dataclass
+class Run:
+    """A complete seg run with its readable samples."""
+
+    folder: Path
+    model: str
+    act: str
+    data: str
+    seed: int
+    miou: float | None
+    indices: set[int]
+
+
+def act_label(act: str) -> str:
+    """Display name of an activation config name (fash10 -> F-ASH-10)."""
+    return f"F-ASH-{act[4:]}" if act.startswith("fash") else ACT_LABELS.get(act, act)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except OSError:
+        return False
+
+
+def sample_indices(samples: Path) -> tuple[set[int], str]:
+    """Indices with all three PNGs present and readable; an error text if some are broken or none exist."""
+    files: dict[int, set[str]] = {}
+    for path in samples.glob("*.png") if samples.is_dir() else []:
+        match = SAMPLE_NAME.match(path.name)
+        if match:
+            if not _readable(path):
+                return set(), f"corrupt sample image {path.name}"
+            files.setdefault(int(match.group(1)), set()).add(match.group(2))
+    complete = {i for i, kinds in files.items() if kinds == set(KINDS)}
+    return complete, "" if complete else "no complete samples (samples/<index>_{input,target,pred}.png)"
+
+
+def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[Run], list[str]]:
+    """Complete seg runs under runs_root (runs/<experiment>/<run>/), and a line for every run skipped."""
+    runs, skipped = [], []
+    for summary_path in sorted(runs_root.rglob("summary.json")):
+        folder = summary_path.parent
+        if experiment and folder.parent.name != experiment:
+            continue
+        try:
+            summary = json.loads(summary_path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            skipped.append(f"{folder}: summary.json is unreadable ({e})")
+            continue
+        if summary.get("task") != "seg":
+            continue
+        if summary.get("status") != "complete":
+            skipped.append(f"{folder}: status is {summary.get('status')!r}, not 'complete'")
+            continue
+        indices, problem = sample_indices(folder / "samples")
+        if problem:
+            skipped.append(f"{folder}: {problem}")
+            continue
+        final = summary.get("final") or {}
+        miou = final.get("test/miou", final.get("val/miou"))
+        runs.append(Run(folder, summary["model"], summary["act"], summary["data"], int(summary.get("seed", 0)),
+                        float(miou) if isinstance(miou, (int, float)) else None, indices))
+    return runs, skipped
+
+
+def choose_data(runs: list[Run], data: str | None) -> str:
+    """The data set to draw: as asked, the only one present, or ADE20K (the paper's) among several."""
+    present = sorted({r.data for r in runs})
+    if data:
+        if data not in present:
+            raise SystemExit(f"No complete seg runs on data={data}; found: {', '.join(present) or 'none'}.")
+        return data
+    if len(present) == 1 or "ade20k" in present:
+        return present[0] if len(present) == 1 else "ade20k"
+    raise SystemExit(f"Seg runs on several data sets ({', '.join(present)}): choose one with --data.")
+
+
+def select(runs: list[Run], data: str, seed: int | None) -> dict[str, dict[str, Run]]:
+    """model -> act -> run: the given seed (else the lowest), and the newest folder among repeats."""
+    chosen: dict[str, dict[str, Run]] = {}
+    for run in sorted((r for r in runs if r.data == data and (seed is None or r.seed == seed)),
+                      key=lambda r: (-r.seed, r.folder.name)):
+        chosen.setdefault(run.model, {})[run.act] = run  # later (lower seed, newer suffix) wins
+    return chosen
+
+
+def _order(act: str) -> tuple[int, str]:
+    return (ACT_ORDER.index(act), "") if act in ACT_ORDER else (len(ACT_ORDER), act)
+
+
+def draw(model: str, by_act: dict[str, Run], out_dir: Path, max_samples: int) -> list[Path]:
+    """One figure: rows = shared sample indices, columns = input, ground truth, predictions by activation."""
+    acts = sorted(by_act, key=_order)
+    indices = sorted(set.intersection(*(by_act[a].indices for a in acts)))[:max_samples]
+    if not indices:
+        print(f"{model}: the runs share no sample index; skipped", file=sys.stderr)
+        return []
+    first = by_act[acts[0]].folder / "samples"
+    titles = ["Input", "Ground truth"] + [
+        act_label(a) + (f"\nmIoU {by_act[a].miou:.3f}" if by_act[a].miou is not None else "") for a in acts]
+    cols = len(titles)
+    fig, axes = plt.subplots(len(indices), cols, figsize=(1.7 * cols, 1.7 * len(indices) + 0.4), squeeze=False)
+    for row, index in enumerate(indices):
+        paths = [first / f"{index:05d}_input.png", first / f"{index:05d}_target.png"]
+        paths += [by_act[a].folder / "samples" / f"{index:05d}_pred.png" for a in acts]
+        for col, path in enumerate(paths):
+            ax = axes[row][col]
+            with Image.open(path) as image:
+                ax.imshow(image.convert("RGB"), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(titles[col], fontsize=8)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = FIGURES.get(model, f"fig_seg_{model}")
+    written = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
+    fig.savefig(written[0], dpi=150)
+    fig.savefig(written[1])
+    plt.close(fig)
+    return written
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Draw Figures S3-S5 from the run folders; returns the files written."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, default=ROOT / "results" / "runs", help="root of the run folders")
+    parser.add_argument("--experiment", help="only runs/<experiment>/ (default: all)")
+    parser.add_argument("--data", help="data set to draw (default: the only one, or ade20k)")
+    parser.add_argument("--seed", type=int, help="seed to draw (default: the lowest per model and activation)")
+    parser.add_argument("--max-samples", type=int, default=4, help="rows per figure")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "figures", help="output folder")
+    args = parser.parse_args(argv)
+
+    runs, skipped = find_runs(args.runs, args.experiment)
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    if not runs:
+        raise SystemExit(f"No complete seg runs with samples under {args.runs}: train some first, e.g. "
+                         f"python train.py task=seg model=unet act=relu")
+    data = choose_data(runs, args.data)
+    written = []
+    for model, by_act in sorted(select(runs, data, args.seed).items()):
+        files = draw(model, by_act, args.out, args.max_samples)
+        written += files
+        if files:
+            print(f"{model} ({data}, {len(by_act)} activations): {files[0]}")
+    return written
+
+
+if __name__ == "__main__":
+    main()
