@@ -14,8 +14,8 @@ SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit
 
 def train_cli(args: list[str], tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "ASH_ROOT": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    flags = [a for a in args if a.startswith("-")]
-    args = [a for a in args if not a.startswith("-")]
+    flags = [a for a in args if a.startswith("-") or a in ("hydra",)]
+    args = [a for a in args if not (a.startswith("-") or a in ("hydra",))]
     result = subprocess.run([sys.executable, "train.py", *flags, f"paths.results_dir={tmp_path}/results",
                              f"hydra.sweep.dir={tmp_path}/multirun", f"hydra.run.dir={tmp_path}/hydra", *args],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -52,3 +52,17 @@ def test_wandb_offline_writes_a_run_and_finishes(tmp_path):
     assert len(offline_runs) == 1
     assert any(offline_runs[0].rglob("*.wandb"))
     assert (folder / "metrics.csv").exists()  # CSV stays on with any logger
+
+
+def test_slurm_launcher_configs_compose(tmp_path):
+    result = train_cli(["hydra/launcher=slurm_8gpu", "trainer=ddp", "--cfg", "hydra"], tmp_path)
+    assert "SlurmLauncher" in result.stdout
+    assert "tasks_per_node: 8" in result.stdout and "gpus_per_node: 8" in result.stdout
+    result = train_cli(["hydra/launcher=submitit_slurm", "--cfg", "hydra"], tmp_path)
+    assert "SlurmLauncher" in result.stdout
+
+
+def test_submitit_local_launcher_runs_a_sweep_job_in_its_own_process(tmp_path):
+    train_cli(["-m", "hydra/launcher=submitit_local", "act=swish", *SHORT], tmp_path)
+    assert [f.name for f in run_folders(tmp_path)] == ["cls-digits-small-swish-s0"]
+    assert any((tmp_path / "multirun").rglob("*_log.out"))  # submitit's own job log
