@@ -1,0 +1,13 @@
+"""Detection tests run on one thread (the issue's budget: tiny images, batch 2, one thread)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
