@@ -28,3 +28,29 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# ---- reproduction of the appendix (docs/readme/reproduce.md) ----
+MINI_SWEEPS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det
+MINI_EXPERIMENTS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants
+
+.PHONY: reproduce-mini analyze
+
+reproduce-mini: $(STAMP)  ## every mini sweep (resumable: finished runs are skipped), analysis, figures, tables, CLAIMS
+	for e in $(MINI_SWEEPS); do \
+		$(BIN)/python train.py -m experiment=$$e on_existing=continue || exit 1; done
+	$(MAKE) analyze
+	$(MAKE) figures
+
+analyze: $(STAMP)  ## artefacts from checkpoints for Figures S2 and S9 (runs that have them are skipped)
+	$(BIN)/python scripts/analyze_runs.py --experiment fig_s1_cls fig_s1_seg fig_s1_det fig_s8_variants --acts relu swish ash
+
+figures: $(STAMP)  ## every figure, table and results/CLAIMS.md from the committed run folders (< 1 minute)
+	$(BIN)/python scripts/figure_s1_curves.py
+	$(BIN)/python scripts/figure_s2_gradcam.py
+	$(BIN)/python scripts/figure_seg_samples.py --experiment fig_s1_seg
+	$(BIN)/python scripts/figure_gan_samples.py --experiment fig_s6_gan
+	$(BIN)/python scripts/figure_s7_ash_alpha.py
+	$(BIN)/python scripts/figure_s8_variants.py
+	$(BIN)/python scripts/figure_s9_learned_z.py --experiment $(MINI_EXPERIMENTS)
+	$(BIN)/python scripts/make_tables.py --experiment $(MINI_EXPERIMENTS)
+	$(BIN)/python scripts/write_claims.py

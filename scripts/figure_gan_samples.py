@@ -9,40 +9,28 @@ Runs that are not complete, or whose summary or sample images cannot be read, ar
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+from runlib import FIGURES, RUNS, RunRef, act_label as label, find_runs as find_complete, report_skipped, \
+    save_figure  # noqa: E402
+
 FIGURE = "fig_s6_gan_samples"
 DEFAULT_ACTS = ("relu", "swish", "ash")
-LABELS = {"relu": "ReLU", "swish": "Swish", "ash": "ASH", "lash": "L-ASH", "prelu": "PReLU", "elu": "ELU",
-          "gelu": "GELU", "selu": "SELU", "softplus": "SoftPlus", "lrelu": "LReLU"}
 EPOCH_FILE = re.compile(r"^epoch_(\d{3,})\.png$")
 
 
 @dataclass
-class GanRun:
+class GanRun(RunRef):
     """A complete gan run and its readable sample grids by 1-based epoch."""
 
-    folder: Path
-    act: str
-    data: str
-    seed: int
     grids: dict[int, Path]
-
-
-def label(act: str) -> str:
-    """Display name of an activation config name (fash10 -> F-ASH-10)."""
-    return f"F-ASH-{act[4:]}" if act.startswith("fash") else LABELS.get(act, act)
 
 
 def read_grids(samples: Path) -> tuple[dict[int, Path], str]:
@@ -61,35 +49,16 @@ def read_grids(samples: Path) -> tuple[dict[int, Path], str]:
     return grids, "" if grids else "no sample grids (samples/epoch_XXX.png)"
 
 
-def _run_of(folder: Path) -> tuple[GanRun | None, str]:
-    """The run in `folder` if it is a usable gan run; else None and why ('' when it is not a gan run)."""
-    try:
-        summary = json.loads((folder / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        return None, f"summary.json is unreadable ({e})"
-    if summary.get("task") != "gan":
-        return None, ""
-    if summary.get("status") != "complete":
-        return None, f"status is {summary.get('status')!r}, not 'complete'"
-    grids, problem = read_grids(folder / "samples")
-    if problem:
-        return None, problem
-    return GanRun(folder, str(summary["act"]), str(summary["data"]), int(summary.get("seed", 0)), grids), ""
-
-
 def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[GanRun], list[str]]:
     """Usable gan runs under runs_root (runs/<experiment>/<run>/), and a line for every run skipped."""
-    runs, skipped = [], []
-    for summary_path in sorted(runs_root.rglob("summary.json")):
-        folder = summary_path.parent
-        if experiment and folder.parent.name != experiment:
-            continue
-        run, problem = _run_of(folder)
-        if run is not None:
-            runs.append(run)
-        elif problem:
-            skipped.append(f"{folder}: {problem}")
-    return runs, skipped
+    grids: dict[Path, dict[int, Path]] = {}
+
+    def check(folder: Path, summary: dict) -> str:
+        grids[folder], problem = read_grids(folder / "samples")
+        return problem
+
+    complete, skipped = find_complete(runs_root, experiment, task="gan", need=(), check=check)
+    return [GanRun(r.folder, r.model, r.act, r.data, r.seed, grids[r.folder]) for r in complete], skipped
 
 
 def select(runs: list[GanRun], data: str, acts: list[str], seed: int | None) -> dict[str, GanRun]:
@@ -120,30 +89,24 @@ def draw(by_act: dict[str, GanRun], epochs: list[int], out: Path) -> list[Path]:
             if c == 0:
                 ax.set_ylabel(label(act), fontsize=10)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    fig.savefig(written[0], dpi=150)
-    fig.savefig(written[1])
-    plt.close(fig)
-    return written
+    return save_figure(fig, out)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
     """Draw Figure S6 from the run folders; returns the files written."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=ROOT / "results" / "runs", help="root of the run folders")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="root of the run folders")
     parser.add_argument("--experiment", help="only runs/<experiment>/ (default: all)")
     parser.add_argument("--data", help="data set (default: the only one present, or digits)")
     parser.add_argument("--acts", nargs="+", default=list(DEFAULT_ACTS), help="rows, in order")
     parser.add_argument("--epochs", nargs="+", type=int, help="columns (default: every epoch with a grid)")
     parser.add_argument("--seed", type=int, help="seed to draw (default: the lowest per activation)")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "figures" / FIGURE,
+    parser.add_argument("--out", type=Path, default=FIGURES / FIGURE,
                         help="output path without suffix (.png and .pdf are written)")
     args = parser.parse_args(argv)
 
     runs, skipped = find_runs(args.runs, args.experiment)
-    for line in skipped:
-        print(f"skipped {line}", file=sys.stderr)
+    report_skipped(skipped)
     present = sorted({r.data for r in runs})
     if not present:
         raise SystemExit(f"No complete gan runs with sample grids under {args.runs}: train some first, e.g. "

@@ -9,43 +9,29 @@ Reads only run folders (summary.json and samples/, written by the seg task); nev
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+from runlib import FIGURES as FIGURES_DIR, RUNS, RunRef, act_label, act_order, find_runs as find_complete, \
+    report_skipped, save_figure  # noqa: E402
+
 FIGURES = {"unet": "fig_s3_unet", "deeplabv3p": "fig_s4_deeplabv3p", "efficientnet": "fig_s5_efficientnet"}
-ACT_ORDER = ["relu", "prelu", "elu", "softplus", "gelu", "selu", "swish", "ash"]
-ACT_LABELS = {"relu": "ReLU", "lrelu": "LReLU", "prelu": "PReLU", "elu": "ELU", "softplus": "SoftPlus",
-              "gelu": "GELU", "selu": "SELU", "swish": "Swish", "ash": "ASH", "lash": "L-ASH"}
 KINDS = ("input", "target", "pred")
 SAMPLE_NAME = re.compile(r"^(\d+)_(input|target|pred)\.png$")
 
 
 @dataclass
-class Run:
+class Run(RunRef):
     """A complete seg run with its readable samples."""
 
-    folder: Path
-    model: str
-    act: str
-    data: str
-    seed: int
     miou: float | None
     indices: set[int]
-
-
-def act_label(act: str) -> str:
-    """Display name of an activation config name (fash10 -> F-ASH-10)."""
-    return f"F-ASH-{act[4:]}" if act.startswith("fash") else ACT_LABELS.get(act, act)
 
 
 def _readable(path: Path) -> bool:
@@ -72,29 +58,19 @@ def sample_indices(samples: Path) -> tuple[set[int], str]:
 
 def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[Run], list[str]]:
     """Complete seg runs under runs_root (runs/<experiment>/<run>/), and a line for every run skipped."""
-    runs, skipped = [], []
-    for summary_path in sorted(runs_root.rglob("summary.json")):
-        folder = summary_path.parent
-        if experiment and folder.parent.name != experiment:
-            continue
-        try:
-            summary = json.loads(summary_path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            skipped.append(f"{folder}: summary.json is unreadable ({e})")
-            continue
-        if summary.get("task") != "seg":
-            continue
-        if summary.get("status") != "complete":
-            skipped.append(f"{folder}: status is {summary.get('status')!r}, not 'complete'")
-            continue
-        indices, problem = sample_indices(folder / "samples")
-        if problem:
-            skipped.append(f"{folder}: {problem}")
-            continue
-        final = summary.get("final") or {}
+    indices: dict[Path, set[int]] = {}
+
+    def check(folder: Path, summary: dict) -> str:
+        indices[folder], problem = sample_indices(folder / "samples")
+        return problem
+
+    complete, skipped = find_complete(runs_root, experiment, task="seg", need=(), check=check)
+    runs = []
+    for run in complete:
+        final = run.summary.get("final") or {}
         miou = final.get("test/miou", final.get("val/miou"))
-        runs.append(Run(folder, summary["model"], summary["act"], summary["data"], int(summary.get("seed", 0)),
-                        float(miou) if isinstance(miou, (int, float)) else None, indices))
+        runs.append(Run(run.folder, run.model, run.act, run.data, run.seed,
+                        float(miou) if isinstance(miou, (int, float)) else None, indices[run.folder]))
     return runs, skipped
 
 
@@ -119,8 +95,7 @@ def select(runs: list[Run], data: str, seed: int | None) -> dict[str, dict[str, 
     return chosen
 
 
-def _order(act: str) -> tuple[int, str]:
-    return (ACT_ORDER.index(act), "") if act in ACT_ORDER else (len(ACT_ORDER), act)
+_order = act_order
 
 
 def draw(model: str, by_act: dict[str, Run], out_dir: Path, max_samples: int) -> list[Path]:
@@ -147,29 +122,22 @@ def draw(model: str, by_act: dict[str, Run], out_dir: Path, max_samples: int) ->
             if row == 0:
                 ax.set_title(titles[col], fontsize=8)
     fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = FIGURES.get(model, f"fig_seg_{model}")
-    written = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
-    fig.savefig(written[0], dpi=150)
-    fig.savefig(written[1])
-    plt.close(fig)
-    return written
+    return save_figure(fig, out_dir / FIGURES.get(model, f"fig_seg_{model}"))
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
     """Draw Figures S3-S5 from the run folders; returns the files written."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=ROOT / "results" / "runs", help="root of the run folders")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="root of the run folders")
     parser.add_argument("--experiment", help="only runs/<experiment>/ (default: all)")
     parser.add_argument("--data", help="data set to draw (default: the only one, or ade20k)")
     parser.add_argument("--seed", type=int, help="seed to draw (default: the lowest per model and activation)")
     parser.add_argument("--max-samples", type=int, default=4, help="rows per figure")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "figures", help="output folder")
+    parser.add_argument("--out", type=Path, default=FIGURES_DIR, help="output folder")
     args = parser.parse_args(argv)
 
     runs, skipped = find_runs(args.runs, args.experiment)
-    for line in skipped:
-        print(f"skipped {line}", file=sys.stderr)
+    report_skipped(skipped)
     if not runs:
         raise SystemExit(f"No complete seg runs with samples under {args.runs}: train some first, e.g. "
                          f"python train.py task=seg model=unet act=relu")

@@ -1,0 +1,77 @@
+"""Figure S1: training loss and validation metric against % of training, per task, one line per activation
+(mean over models and seeds, band = +-1 std). Reads only run folders.
+
+    python scripts/figure_s1_curves.py                                   # mini sweeps -> results/figures/fig_s1_curves.png/.pdf
+    python scripts/figure_s1_curves.py --experiment fig_s1_cls_full fig_s1_seg_full fig_s1_det_full --out results/figures/fig_s1_full
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import matplotlib.pyplot as plt  # noqa: E402
+
+from runlib import (METRIC_LABELS, TASK_LABELS, TASK_METRIC, Run, act_color, act_label, act_order,  # noqa: E402
+                    common_args, experiments_of, find_runs, mean_std_curve, newest_per_seed, report_skipped,
+                    save_figure)
+
+EXPERIMENTS = ["fig_s1_cls", "fig_s1_seg", "fig_s1_det"]
+S1_ACTS = ["relu", "lrelu", "prelu", "elu", "softplus", "gelu", "swish", "selu", "ash"]
+TASKS = ["cls", "seg", "det"]
+
+
+def draw_panel(ax: plt.Axes, runs: list[Run], column: str, acts: list[str]) -> None:
+    """One line per activation with a +-1 std band over its runs."""
+    for act in acts:
+        curve = mean_std_curve([r for r in runs if r.act == act], column)
+        if curve.empty:
+            continue
+        n = len({(r.model, r.seed) for r in runs if r.act == act})
+        ax.plot(curve["x"], curve["mean"], color=act_color(act), label=f"{act_label(act)} (n={n})",
+                lw=2.2 if act == "ash" else 1.2, marker="o", ms=2.5)
+        ax.fill_between(curve["x"], curve["mean"] - curve["std"], curve["mean"] + curve["std"],
+                        color=act_color(act), alpha=0.12, lw=0)
+    ax.set_xlabel("% of training")
+    ax.set_ylabel(METRIC_LABELS.get(column, column))
+    ax.set_xlim(0, 101)
+    ax.grid(alpha=0.3)
+
+
+def draw(runs: list[Run], out: Path, acts: list[str]) -> list[Path]:
+    """Rows = tasks present, columns = training loss and the task's validation metric."""
+    tasks = [t for t in TASKS if any(r.task == t for r in runs)]
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.2 * len(tasks) + 0.6), squeeze=False)
+    for row, task in enumerate(tasks):
+        task_runs = [r for r in runs if r.task == task]
+        models = sorted({r.model for r in task_runs})
+        for col, column in enumerate(["train/loss", TASK_METRIC[task]]):
+            ax = axes[row][col]
+            draw_panel(ax, task_runs, column, acts)
+            ax.set_title(f"{TASK_LABELS[task]}: {METRIC_LABELS.get(column, column)}\n"
+                         f"mean +-1 std over {', '.join(models)} x seeds", fontsize=9)
+        axes[row][1].legend(fontsize=7, ncol=2, loc="lower right")
+    fig.suptitle("Figure S1: convergence by activation", fontsize=12)
+    fig.tight_layout()
+    return save_figure(fig, out)
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Draw Figure S1; returns the files written."""
+    parser = common_args(__doc__, EXPERIMENTS, "fig_s1_curves")
+    parser.add_argument("--acts", nargs="+", default=S1_ACTS, help="activations to draw")
+    args = parser.parse_args(argv)
+    runs, skipped = find_runs(args.runs, experiments_of(args))
+    report_skipped(skipped)
+    runs = newest_per_seed([r for r in runs if r.task in TASKS and r.act in args.acts])
+    if not runs:
+        raise SystemExit(f"No complete cls/seg/det runs under {args.runs} for {args.experiment}: "
+                         "run e.g. python train.py -m experiment=fig_s1_cls")
+    acts = sorted({r.act for r in runs}, key=act_order)
+    written = draw(runs, args.out, acts)
+    print(f"Figure S1 ({len(runs)} runs, {len(skipped)} skipped): {written[0]}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

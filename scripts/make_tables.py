@@ -1,0 +1,187 @@
+"""Tables of the reproduction (Markdown + CSV in results/tables/), from complete run folders only:
+
+- final_metrics: per task x data x model x activation and metric, the final and best value as mean +- std over
+  seeds (n and the seeds listed) and the epochs to reach 90 % of the final value (losses: 90 % of the way from the
+  first to the final value).
+- paired_differences: per task x data x model (and pooled over models, model = all), paired by seed, the mean
+  difference ASH - ReLU and ASH - Swish (and the S8 variants against ASH, F-ASH-50 against ReLU) of the final
+  value and of the epochs to 90 %, with a 95 % bootstrap CI over the pairs.
+- ash_depth: per ASH run, the Spearman correlation of the learned z with depth and the spread of z (Property 1).
+- gradcam: per cls run with analysis/gradcam.json, the share of CAM mass on the digit's ink.
+
+    python scripts/make_tables.py                    # the mini experiments -> results/tables/
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from runlib import (Run, act_order, bootstrap_ci, common_args, epochs_to_90, experiments_of,  # noqa: E402
+                    find_runs, metric_series, newest_per_seed, report_skipped)
+
+EXPERIMENTS = ["fig_s1_cls", "fig_s1_seg", "fig_s1_det", "fig_s6_gan", "fig_s8_variants"]
+METRICS = {"cls": ["val/acc", "val/loss"], "seg": ["val/miou", "val/loss"],
+           "det": ["val/map_50", "val/map", "val/map_75", "val/matched_conf", "val/loss"], "gan": ["val/proxy_kid"]}
+COMPARISONS = [("ash", "relu"), ("ash", "swish"), ("lash", "ash"), ("fash10", "ash"), ("fash50", "ash"),
+               ("fash90", "ash"), ("fash50", "relu")]
+KEY = ["task", "data", "model"]
+
+
+def run_values(runs: list[Run]) -> pd.DataFrame:
+    """One row per run and metric: final, best, epochs_to_90 and the late drop (best - final)."""
+    rows = []
+    for run in runs:
+        for metric in METRICS.get(run.task, []):
+            series = metric_series(run, metric)
+            final = (run.summary.get("final") or {}).get(metric, series[-1] if series else None)
+            best = (run.summary.get("best") or {}).get(metric)
+            if final is None or isinstance(final, str):
+                continue
+            if best is None or isinstance(best, str):
+                best = final
+            rows.append({"experiment": run.experiment, "task": run.task, "data": run.data, "model": run.model,
+                         "act": run.act, "seed": run.seed, "metric": metric, "final": float(final),
+                         "best": float(best), "epochs_to_90": epochs_to_90(series, metric),
+                         "drop": float(best) - float(final), "folder": run.folder.name})
+    return pd.DataFrame(rows)
+
+
+def summarise(values: pd.DataFrame) -> pd.DataFrame:
+    """Mean +- std over seeds per experiment x task x data x model x act x metric."""
+    groups = values.groupby(["experiment", *KEY, "act", "metric"])
+    table = groups.agg(n=("seed", "count"), final_mean=("final", "mean"), final_std=("final", "std"),
+                       best_mean=("best", "mean"), best_std=("best", "std"),
+                       epochs_to_90_mean=("epochs_to_90", "mean"), epochs_to_90_std=("epochs_to_90", "std"))
+    table["seeds"] = groups["seed"].apply(lambda s: " ".join(str(v) for v in sorted(s)))
+    table = table.reset_index()
+    return table.sort_values(["experiment", "task", "data", "model", "metric", "act"],
+                             key=lambda c: c.map(act_order) if c.name == "act" else c).reset_index(drop=True)
+
+
+def pairs(part: pd.DataFrame, a: str, b: str, quantity: str) -> pd.DataFrame:
+    """Rows model, seed, diff of `a - b`: each run of `a` against `b` of the same model and seed, from the same
+    experiment if it has one, else from another experiment of the same task and data (S8's F-ASH-50 vs S1's ReLU)."""
+    first = lambda df: df.dropna(subset=[quantity]).drop_duplicates(["experiment", "model", "seed"])  # noqa: E731
+    left, right = first(part[part.act == a]), first(part[part.act == b])
+    same = left.merge(right, on=["experiment", "model", "seed"], suffixes=("_a", "_b"))
+    # Borrow only for (model, seed) cells that no experiment pairs by itself: no run is counted twice.
+    rest = left[~left.set_index(["model", "seed"]).index.isin(same.set_index(["model", "seed"]).index)]
+    rest = rest.drop_duplicates(["model", "seed"])
+    other = rest.merge(right.sort_values("experiment").drop_duplicates(["model", "seed"]), on=["model", "seed"],
+                       suffixes=("_a", "_b"))
+    both = pd.concat([same, other], ignore_index=True)
+    return pd.DataFrame({"model": both["model"], "seed": both["seed"],
+                         "diff": both[f"{quantity}_a"] - both[f"{quantity}_b"]})
+
+
+def paired(values: pd.DataFrame, n_boot: int = 10_000) -> pd.DataFrame:
+    """Paired-by-seed differences a - b with 95 % bootstrap CIs, per model and pooled over models."""
+    rows = []
+    for (task, data, metric), part in values.groupby(["task", "data", "metric"]):
+        for a, b in COMPARISONS:
+            for quantity in ("final", "epochs_to_90", "drop"):
+                if quantity == "drop" and metric != "val/matched_conf":
+                    continue
+                diffs = pairs(part, a, b, quantity)
+                models = sorted(diffs["model"].unique())
+                for model in [*models, *(["all"] if len(models) > 1 else [])]:
+                    values_ = (diffs if model == "all" else diffs[diffs.model == model])["diff"].tolist()
+                    lo, hi = bootstrap_ci(values_, n_boot)
+                    rows.append({"task": task, "data": data, "model": model, "metric": metric, "quantity": quantity,
+                                 "comparison": f"{a}-{b}", "n_pairs": len(values_),
+                                 "mean_diff": float(np.mean(values_)), "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows, columns=["task", "data", "model", "metric", "quantity", "comparison", "n_pairs",
+                                       "mean_diff", "ci_low", "ci_high"])
+
+
+def ash_depth(runs: list[Run]) -> pd.DataFrame:
+    """Per ASH run: number of layers, Spearman rho(z, depth), z range and std."""
+    rows = []
+    for run in runs:
+        layers = [r for r in run.summary.get("ash_layers") or [] if isinstance(r, dict) and "z" in r]
+        if run.act != "ash" or len(layers) < 3:
+            continue
+        z = pd.Series([r["z"] for r in layers], dtype=float)
+        depth = pd.Series([r["depth"] for r in layers], dtype=float)
+        rho = z.rank().corr(depth.rank())
+        rows.append({"task": run.task, "data": run.data, "model": run.model, "seed": run.seed, "layers": len(layers),
+                     "spearman_z_depth": float(rho) if rho == rho else float("nan"),
+                     "z_range": float(z.max() - z.min()), "z_std": float(z.std())})
+    return pd.DataFrame(rows, columns=["task", "data", "model", "seed", "layers", "spearman_z_depth", "z_range",
+                                       "z_std"])
+
+
+def gradcam_table(runs: list[Run]) -> pd.DataFrame:
+    """Per cls run with a Grad-CAM artefact: share of CAM mass on ink and the ink's share of the image."""
+    rows = []
+    for run in runs:
+        path = run.folder / "analysis" / "gradcam.json"
+        if run.task != "cls" or not path.is_file():
+            continue
+        try:
+            info = json.loads(path.read_text())
+        except ValueError:
+            print(f"skipped {path}: corrupt JSON", file=sys.stderr)
+            continue
+        rows.append({"experiment": run.experiment, "task": run.task, "data": run.data, "model": run.model,
+                     "act": run.act, "seed": run.seed, "metric": "cam_on_ink", "final": info["mass_on_ink"],
+                     "epochs_to_90": float("nan"), "ink_share": info["ink_share"]})
+    return pd.DataFrame(rows, columns=["experiment", "task", "data", "model", "act", "seed", "metric", "final",
+                                       "epochs_to_90", "ink_share"])
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)
+
+
+def write_table(df: pd.DataFrame, out: Path, title: str, note: str) -> list[Path]:
+    """`<out>.csv` and `<out>.md` (a title, a note and a pipe table)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out.with_suffix(".csv"), index=False, float_format="%.6g")
+    lines = [f"# {title}", "", note, ""]
+    if df.empty:
+        lines.append("(no rows)")
+    else:
+        lines += ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+        lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return [out.with_suffix(".csv"), out.with_suffix(".md")]
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Write every table; returns the files written."""
+    parser = common_args(__doc__, EXPERIMENTS)
+    parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples")
+    args = parser.parse_args(argv)
+    runs, skipped = find_runs(args.runs, experiments_of(args))
+    report_skipped(skipped)
+    runs = newest_per_seed(runs)
+    if not runs:
+        raise SystemExit(f"No complete runs under {args.runs} for {args.experiment}: run the sweeps first.")
+    values = run_values(runs)
+    cams = gradcam_table(runs)
+    source = (f"From {len(runs)} complete run(s) of {', '.join(args.experiment or ['all experiments'])} "
+              f"under {args.runs.name}/; {len(skipped)} run folder(s) skipped (not complete, corrupt or missing "
+              "files; named by the script). Same recipe for every activation; all seeds reported, no best-of-N.")
+    written = write_table(summarise(values), args.out / "final_metrics",
+                          "Final and best metrics (mean +- std over seeds)", source)
+    both = pd.concat([values, cams.drop(columns="ink_share")], ignore_index=True) if not cams.empty else values
+    written += write_table(paired(both, args.bootstrap), args.out / "paired_differences",
+                           "Paired differences by seed (95 % bootstrap CI)",
+                           source + " final: final-epoch value; epochs_to_90: epochs to 90 % of the final value; "
+                           "drop: best - final (late loss); model = all pools the pairs of every model.")
+    written += write_table(ash_depth(runs), args.out / "ash_depth", "Learned z against depth per ASH run", source)
+    written += write_table(cams, args.out / "gradcam", "Grad-CAM mass on the digit's ink", source)
+    print(f"Tables ({len(runs)} runs, {len(skipped)} skipped): {args.out}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Every figure, table and claims script on a tiny synthetic results tree (tests/scripts/tree.py)."""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tests.scripts.tree import make_tree
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+SKIPPED = {"cls-digits-resnet164-elu-s0": "summary.json is unreadable (corrupt JSON",
+           "cls-digits-resnet164-selu-s0": "status is 'running', not 'complete'",
+           "cls-digits-resnet164-prelu-s0": "missing metrics.csv"}
+
+
+def script(name: str):
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    return make_tree(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture
+def panels(monkeypatch):
+    """Record the titled axes of every figure a script saves (then save it for real)."""
+    import runlib
+
+    seen: list[list[str]] = []
+
+    def record(module):
+        original = runlib.save_figure
+
+        def save(fig, out):
+            seen.append([ax.get_title() for ax in fig.axes if ax.get_title()])
+            return original(fig, out)
+
+        monkeypatch.setattr(module, "save_figure", save)
+        return module
+
+    return record, seen
+
+
+def _png(paths: list[Path]) -> tuple[int, int]:
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
+    with Image.open(paths[0]) as image:
+        image.load()
+        return image.size
+
+
+def test_runlib_uses_complete_runs_and_names_every_skipped_folder(runs, capsys):
+    runlib = script("runlib")
+    found, skipped = runlib.find_runs(runs, "fig_s1_cls")
+    assert len(found) == 2 * 4 * 3
+    for name, reason in SKIPPED.items():
+        assert any(line.startswith(str(runs / "fig_s1_cls" / name)) and reason in line for line in skipped), name
+    runlib.report_skipped(skipped)
+    assert "3 run folder(s) skipped" in capsys.readouterr().err
+    assert [runlib.act_label(a) for a in sorted(["ash", "fash10", "relu", "lash"], key=runlib.act_order)] == [
+        "ReLU", "ASH", "L-ASH", "F-ASH-10"]
+    assert runlib.act_color("ash") != runlib.act_color("relu")
+
+
+def test_epochs_to_90_and_bootstrap_ci_on_known_cases():
+    runlib = script("runlib")
+    assert runlib.epochs_to_90([0.5, 0.8, 0.95, 1.0], "val/acc") == 3
+    assert runlib.epochs_to_90([3.0, 2.0, 1.2, 1.0], "val/loss") == 3  # 1.2 <= 1 + 0.1 * 2
+    lo, hi = runlib.bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert 1.5 < lo < 2.1 and 3.9 < hi < 4.5  # mean 3, standard error 0.63
+    assert runlib.bootstrap_ci([0.1, 0.1, 0.1]) == pytest.approx((0.1, 0.1))
+    assert all(v != v for v in runlib.bootstrap_ci([1.0]))
+
+
+def test_figure_s1_has_loss_and_metric_panels_per_task(runs, tmp_path, panels, capsys):
+    record, seen = panels
+    written = record(script("figure_s1_curves")).main(["--runs", str(runs), "--out", str(tmp_path / "s1")])
+    width, height = _png(written)
+    assert height > width * 0.8  # 3 task rows x 2 columns
+    titles = seen[0]
+    assert len(titles) == 6 and sum("classification" in t for t in titles) == 2
+    assert any("mIoU" in t for t in titles) and any("mAP@0.5" in t for t in titles)
+    err = capsys.readouterr().err
+    assert all(name in err for name in SKIPPED)
+
+
+def test_figure_s7_s8_s9_s2(runs, tmp_path, panels):
+    record, seen = panels
+    _png(record(script("figure_s7_ash_alpha")).main(["--out", str(tmp_path / "s7")]))
+    assert seen[-1] == ["theta = 0", "theta = 1"]
+    _png(record(script("figure_s8_variants")).main(["--runs", str(runs), "--out", str(tmp_path / "s8")]))
+    assert len(seen[-1]) == 2 and "average" in seen[-1][0]  # the average panel and classification
+    _png(record(script("figure_s9_learned_z")).main(["--runs", str(runs), "--out", str(tmp_path / "s9")]))
+    assert len(seen[-1]) == 5 and seen[-1][2].startswith("(c)")  # z, k, measured k, shallow and deep maps
+    width, height = _png(record(script("figure_s2_gradcam")).main(["--runs", str(runs), "--out", str(tmp_path / "s2")]))
+    assert sum("CAM on ink" in t for t in seen[-1]) == 6  # 2 models x ReLU, ASH, Swish
+    assert height > width  # 8 image rows x 4 columns
+
+
+def test_tables_have_the_right_means_and_ci(runs, tmp_path):
+    written = script("make_tables").main(["--runs", str(runs), "--out", str(tmp_path), "--experiment", "all",
+                                          "--bootstrap", "2000"])
+    assert {p.name for p in written} >= {"final_metrics.csv", "final_metrics.md", "paired_differences.csv"}
+    final = pd.read_csv(tmp_path / "final_metrics.csv")
+    row = final[(final.model == "resnet164") & (final.act == "ash") & (final.metric == "val/acc")].iloc[0]
+    assert row.n == 3 and row.final_mean == pytest.approx(0.91) and row.final_std == pytest.approx(0.01)
+    assert row.epochs_to_90_mean == 3 and row.seeds == "0 1 2"
+    paired = pd.read_csv(tmp_path / "paired_differences.csv")
+    ash_relu = paired[(paired.task == "cls") & (paired.model == "all") & (paired.metric == "val/acc")
+                      & (paired.quantity == "final") & (paired.comparison == "ash-relu")].iloc[0]
+    assert ash_relu.n_pairs == 6 and ash_relu.mean_diff == pytest.approx(0.1)
+    assert ash_relu.ci_low == pytest.approx(0.1) and ash_relu.ci_high == pytest.approx(0.1)
+    assert "3 run folder(s) skipped" in (tmp_path / "final_metrics.md").read_text()
+    depth = pd.read_csv(tmp_path / "ash_depth.csv")
+    assert depth.spearman_z_depth.tolist() == pytest.approx([1.0] * len(depth))
+
+
+def test_claims_follow_the_numbers(runs, tmp_path):
+    script("make_tables").main(["--runs", str(runs), "--out", str(tmp_path), "--experiment", "all",
+                                "--bootstrap", "2000"])
+    text = script("write_claims").main(["--tables", str(tmp_path), "--out", str(tmp_path / "CLAIMS.md")]).read_text()
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ") and "**" in line}
+
+    def verdict(start: str) -> str:
+        line = next(v for k, v in rows.items() if k.startswith(start))
+        return line.rsplit("**", 2)[-2]
+
+    assert verdict("ASH reaches a higher final val/acc") == "reproduced"      # +0.1 and +0.05 on every seed
+    assert verdict("ASH reaches a higher final val/miou") == "not reproduced"  # -0.1 and -0.08
+    assert verdict("Detection: ASH gives better boxes") == "inconclusive"     # the CI straddles 0
+    assert verdict("F-ASH-10 and F-ASH-90 plateau") == "reproduced"
+    assert verdict("ASH localises like attention") == "reproduced"            # 0.6 vs 0.4 on ink, 2 models
+    assert verdict("Learned z differs with depth") == "reproduced"
+    assert verdict("DCGAN trains faster") == "inconclusive"                   # KID lower, epochs equal
+    assert verdict("Swish is the special case") == "reproduced"
+    assert "+0.1 [+0.1, +0.1] (n=6)" in text
+
+
+def test_scripts_refuse_an_empty_tree_with_a_clear_message(tmp_path):
+    for name in ("figure_s1_curves", "figure_s8_variants", "figure_s9_learned_z", "figure_s2_gradcam", "make_tables"):
+        with pytest.raises(SystemExit, match="No complete|No cls runs"):
+            script(name).main(["--runs", str(tmp_path), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="make_tables"):
+        script("write_claims").main(["--tables", str(tmp_path), "--out", str(tmp_path / "C.md")])
