@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from tasks.common.errors import ConfigError, DataError
 from tasks.common.results import CONFIG, SUMMARY, read_summary
-from tasks.common.run_dir import LAUNCH_FILE, run_name
+from tasks.common.run_dir import LAUNCH_FILE, run_base
 
 LAST = Path("checkpoints") / "last.ckpt"
 IDENTITY = ("task", "data", "model", "act")
@@ -55,7 +54,8 @@ def load_checkpoint_meta(path: Path, cfg: DictConfig) -> int:
     if not path.is_file():
         raise ConfigError(f"Checkpoint {path} does not exist.")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        # mmap: only the metadata is read here; Lightning loads the tensors once, in fit
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as error:
         raise DataError(f"Checkpoint {path} is truncated or corrupt ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}). Use an earlier checkpoint or start the run again.") from error
@@ -82,11 +82,6 @@ def _resume_folder(run_dir: Path, cfg: DictConfig) -> ResumePoint:
     if not ckpt.is_file():
         raise ConfigError(f"{run_dir} has no {LAST}: the run stopped before its first checkpoint. "
                           "Start it again without resume=.")
-    saved = yaml.safe_load((run_dir / CONFIG).read_text()) or {}
-    diffs = config_differences(saved, cfg)
-    if diffs:
-        raise ConfigError(f"resume={run_dir} was run with a different configuration: " + "; ".join(diffs) +
-                          ". Pass the same overrides as the original run (see its config.yaml).")
     return ResumePoint(run_dir, ckpt, load_checkpoint_meta(ckpt, cfg))
 
 
@@ -96,7 +91,7 @@ def find_resume_point(cfg: DictConfig, fresh_dir: Path | None) -> ResumePoint | 
         return _resume_folder(_run_folder(Path(str(cfg.resume)).resolve()), cfg)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path == "last":
-        base = Path(cfg.paths.runs_dir) / str(cfg.experiment_name) / run_name(cfg)
+        base = run_base(cfg)
         candidates = [p for p in [base, *base.parent.glob(base.name + "-*")] if (p / LAST).is_file()]
         if not candidates:
             raise ConfigError(f"ckpt_path=last: no run of this configuration has a checkpoint under {base.parent}. "
@@ -111,7 +106,7 @@ def find_resume_point(cfg: DictConfig, fresh_dir: Path | None) -> ResumePoint | 
         raise ConfigError(f"on_existing={on_existing} is not valid: use new (a new folder per launch) or continue "
                           "(skip finished runs, resume unfinished ones).")
     if on_existing == "continue":
-        base = Path(cfg.paths.runs_dir) / str(cfg.experiment_name) / run_name(cfg)
+        base = run_base(cfg)
         folders = [p for p in [base, *sorted(base.parent.glob(base.name + "-*"))] if p.is_dir()]
         done = [p for p in folders if _status(p) == "complete"]
         if done:

@@ -17,10 +17,19 @@ LAUNCH_FILE = ".launch_id"
 LAUNCH_ENV = "ASH_LAUNCH_ID"
 
 
+def act_label(cfg: DictConfig) -> str:
+    """The activation as runs name it: the config name, with F-ASH's k spelled out (`fash25`)."""
+    return cfg.act.name if cfg.act.name != "fash" else f"fash{cfg.act.k:g}"
+
+
 def run_name(cfg: DictConfig) -> str:
     """`<task>-<data>-<model>-<act>-s<seed>`, the run's base folder name."""
-    act = cfg.act.name if cfg.act.name != "fash" else f"fash{cfg.act.k:g}"
-    return f"{cfg.task.name}-{cfg.data.name}-{cfg.model.name}-{act}-s{cfg.seed}"
+    return f"{cfg.task.name}-{cfg.data.name}-{cfg.model.name}-{act_label(cfg)}-s{cfg.seed}"
+
+
+def run_base(cfg: DictConfig) -> Path:
+    """`<runs_dir>/<experiment>/<run_name>`: the folder before any `-<n>` suffix."""
+    return Path(cfg.paths.runs_dir) / str(cfg.experiment_name) / run_name(cfg)
 
 
 def launch_id() -> str:
@@ -38,7 +47,7 @@ def launch_id() -> str:
 
 def resolve_run_dir(cfg: DictConfig, ident: str | None = None) -> Path:
     """The folder this launch writes to: the first `<name>[-n]` that is free or already ours."""
-    base = Path(cfg.paths.runs_dir) / str(cfg.experiment_name) / run_name(cfg)
+    base = run_base(cfg)
     ident = ident or launch_id()
     for n in range(10_000):
         candidate = base if n == 0 else base.with_name(f"{base.name}-{n}")

@@ -24,7 +24,7 @@ from tasks.common.results import (best_and_final, git_commit, library_versions, 
                                   update_summary, write_config)
 from tasks.common.resumable import RngStateCheckpoint
 from tasks.common.resume import LAST, ResumePoint, find_resume_point
-from tasks.common.run_dir import claim_run_dir, resolve_run_dir
+from tasks.common.run_dir import act_label, claim_run_dir, resolve_run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lightning noise that says nothing about the run: our own files sit in the run folder by design.
@@ -115,9 +115,8 @@ def run(cfg: DictConfig) -> dict:
 
 
 def _identity(cfg: DictConfig) -> dict:
-    act = cfg.act.name if cfg.act.name != "fash" else f"fash{cfg.act.k:g}"
     return {"experiment": cfg.experiment_name, "task": cfg.task.name, "data": cfg.data.name,
-            "model": cfg.model.name, "act": act, "seed": int(cfg.seed)}
+            "model": cfg.model.name, "act": act_label(cfg), "seed": int(cfg.seed)}
 
 
 def _start_summary(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, point: ResumePoint | None,
