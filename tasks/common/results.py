@@ -109,12 +109,17 @@ def best_and_final(df: pd.DataFrame) -> tuple[dict, dict]:
 
 
 def git_commit(root: Path) -> str | None:
-    """The commit of the code that ran (with `+dirty` for uncommitted changes), or None outside git."""
+    """The commit of the code that ran (with `+dirty` for uncommitted changes), or None outside git.
+
+    Changes under results/ do not count as dirty: a sweep that rewrites committed run folders still
+    ran the committed code.
+    """
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
+                               cwd=root,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return sha.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
