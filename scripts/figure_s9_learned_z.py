@@ -7,7 +7,6 @@ against the nominal k (analysis/ash_keep.json from scripts/analyze_runs.py: does
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from runlib import TASK_LABELS, Run, common_args, experiments_of, find_runs, report_skipped, save_figure  # noqa: E402
+from runlib import (TASK_LABELS, Run, common_args, experiments_of, find_runs, read_keep, report_skipped,  # noqa: E402
+                    save_figure)
 
 TASK_COLORS = {"cls": "#1f77b4", "seg": "#2ca02c", "det": "#d62728", "gan": "#9467bd"}
 
@@ -25,14 +25,6 @@ def layers_of(run: Run) -> list[dict]:
     rows = [r for r in run.summary.get("ash_layers") or [] if isinstance(r, dict) and "z" in r]
     last = max(1, len(rows) - 1)
     return [{**r, "rel_depth": r["depth"] / last} for r in rows]
-
-
-def read_keep(run: Run) -> list[dict]:
-    """analysis/ash_keep.json layers, or [] when absent or unreadable."""
-    try:
-        return json.loads((run.folder / "analysis" / "ash_keep.json").read_text())["layers"]
-    except (OSError, ValueError, KeyError):
-        return []
 
 
 def draw(runs: list[Run], out: Path) -> list[Path]:

@@ -6,7 +6,8 @@
 - paired_differences: per task x data x model (and pooled over models, model = all), paired by seed, the mean
   difference ASH - ReLU and ASH - Swish (and the S8 variants against ASH, F-ASH-50 against ReLU) of the final
   value and of the epochs to 90 %, with a 95 % bootstrap CI over the pairs.
-- ash_depth: per ASH run, the Spearman correlation of the learned z with depth and the spread of z (Property 1).
+- ash_depth: per ASH run, the Spearman correlation of the learned z with depth and the spread of z (Property 1),
+  and how far the share of elements each layer keeps on validation data is from its nominal k (analysis artefact).
 - gradcam: per cls run with analysis/gradcam.json, the share of CAM mass on the digit's ink.
 
     python scripts/make_tables.py                    # the mini experiments -> results/tables/
@@ -22,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from runlib import (Run, act_order, bootstrap_ci, common_args, epochs_to_90, experiments_of,  # noqa: E402
-                    find_runs, metric_series, newest_per_seed, report_skipped)
+                    find_runs, metric_series, newest_per_seed, read_keep, report_skipped)
 
 EXPERIMENTS = ["fig_s1_cls", "fig_s1_seg", "fig_s1_det", "fig_s6_gan", "fig_s8_variants"]
 METRICS = {"cls": ["val/acc", "val/loss"], "seg": ["val/miou", "val/loss"],
@@ -100,7 +101,8 @@ def paired(values: pd.DataFrame, n_boot: int = 10_000) -> pd.DataFrame:
 
 
 def ash_depth(runs: list[Run]) -> pd.DataFrame:
-    """Per ASH run: number of layers, Spearman rho(z, depth), z range and std."""
+    """Per ASH run: number of layers, Spearman rho(z, depth), z range and std, and the mean and largest gap
+    |measured - nominal k| in percentage points over the layers (NaN without analysis/ash_keep.json)."""
     rows = []
     for run in runs:
         layers = [r for r in run.summary.get("ash_layers") or [] if isinstance(r, dict) and "z" in r]
@@ -109,11 +111,15 @@ def ash_depth(runs: list[Run]) -> pd.DataFrame:
         z = pd.Series([r["z"] for r in layers], dtype=float)
         depth = pd.Series([r["depth"] for r in layers], dtype=float)
         rho = z.rank().corr(depth.rank())
+        gaps = [abs(r["measured_k"] - r["k"]) for r in read_keep(run)
+                if isinstance(r.get("measured_k"), (int, float)) and isinstance(r.get("k"), (int, float))]
         rows.append({"task": run.task, "data": run.data, "model": run.model, "seed": run.seed, "layers": len(layers),
                      "spearman_z_depth": float(rho) if rho == rho else float("nan"),
-                     "z_range": float(z.max() - z.min()), "z_std": float(z.std())})
+                     "z_range": float(z.max() - z.min()), "z_std": float(z.std()),
+                     "keep_gap_mean": float(np.mean(gaps)) if gaps else float("nan"),
+                     "keep_gap_max": float(np.max(gaps)) if gaps else float("nan")})
     return pd.DataFrame(rows, columns=["task", "data", "model", "seed", "layers", "spearman_z_depth", "z_range",
-                                       "z_std"])
+                                       "z_std", "keep_gap_mean", "keep_gap_max"])
 
 
 def gradcam_table(runs: list[Run]) -> pd.DataFrame:

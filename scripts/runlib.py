@@ -99,6 +99,14 @@ class Run:
         return yaml.safe_load((self.folder / "config.yaml").read_text()) or {}
 
 
+def read_keep(run: Run) -> list[dict]:
+    """analysis/ash_keep.json layers (nominal k and measured_k in %), or [] when absent or unreadable."""
+    try:
+        return json.loads((run.folder / "analysis" / "ash_keep.json").read_text())["layers"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def read_metrics(folder: Path) -> pd.DataFrame:
     """metrics.csv grouped to one row per epoch (the last non-empty value of each column)."""
     df = pd.read_csv(folder / "metrics.csv")

@@ -22,6 +22,7 @@ from figure_s7_ash_alpha import swish_gap  # noqa: E402
 
 PRIMARY = {"cls": "val/acc", "seg": "val/miou", "det": "val/map_50", "gan": "val/proxy_kid"}
 EQUIVALENCE = 0.02  # F-ASH-50 "ReLU-like": |difference| of the final metric within 2 points
+KEEP_TOLERANCE = 5.0  # normal approximation "holds": mean |measured - nominal k| below 5 percentage points
 
 
 @dataclass
@@ -110,6 +111,16 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, li
     add("Learned z differs with depth (Property 1): a monotone trend of z with depth", "Figure S9, tables/ash_depth",
         z_evidence if rho else [], sign, "sign of the trend taken from the data; mean z range per run: " +
         (f"{depth['z_range'].mean():.3g}" if not depth.empty else "n/a"))
+    gaps = depth["keep_gap_mean"].dropna().tolist() if "keep_gap_mean" in depth else []
+    lo, hi = bootstrap_ci(gaps)
+    out.append(("The normal approximation holds: a layer with threshold mu + z sigma keeps about k = 100 (1 - Phi(z)) % "
+                "of its elements", "Figure S9 (c), tables/ash_depth (keep_gap_mean)",
+                [Evidence("mean over ASH runs of the per-layer mean |measured - nominal k| (points)", len(gaps),
+                          float(np.mean(gaps)) if gaps else float("nan"), lo, hi)] if gaps else [],
+                "not measured" if len(gaps) < 2 else "reproduced" if hi < KEEP_TOLERANCE
+                else "not reproduced" if lo > KEEP_TOLERANCE else "inconclusive",
+                f"holds when the CI lies below {KEEP_TOLERANCE:g} points; largest single-layer gap: " +
+                (f"{depth['keep_gap_max'].max():.3g}" if gaps else "n/a")))
     add("ASH localises like attention: more Grad-CAM mass on the digit than ReLU and Swish",
         "Figure S2, tables/gradcam, tables/paired_differences (cam_on_ink)",
         [pick(paired, "cls", "cam_on_ink", "final", c) for c in ("ash-relu", "ash-swish")], +1)

@@ -118,6 +118,9 @@ def test_tables_have_the_right_means_and_ci(runs, tmp_path):
     assert "3 run folder(s) skipped" in (tmp_path / "final_metrics.md").read_text()
     depth = pd.read_csv(tmp_path / "ash_depth.csv")
     assert depth.spearman_z_depth.tolist() == pytest.approx([1.0] * len(depth))
+    analysed = depth.dropna(subset=["keep_gap_mean"])  # measured_k 45..50 against k 50: gaps 5, 4, ..., 0
+    assert len(analysed) >= 2 and analysed.keep_gap_mean.tolist() == pytest.approx([2.5] * len(analysed))
+    assert analysed.keep_gap_max.tolist() == pytest.approx([5.0] * len(analysed))
 
 
 def test_claims_follow_the_numbers(runs, tmp_path):
@@ -136,6 +139,7 @@ def test_claims_follow_the_numbers(runs, tmp_path):
     assert verdict("F-ASH-10 and F-ASH-90 plateau") == "reproduced"
     assert verdict("ASH localises like attention") == "reproduced"            # 0.6 vs 0.4 on ink, 2 models
     assert verdict("Learned z differs with depth") == "reproduced"
+    assert verdict("The normal approximation holds") == "reproduced"          # mean gap 2.5 < 5 points
     assert verdict("DCGAN trains faster") == "inconclusive"                   # KID lower, epochs equal
     assert verdict("Swish is the special case") == "reproduced"
     assert "+0.1 [+0.1, +0.1] (n=6)" in text

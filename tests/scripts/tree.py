@@ -55,7 +55,7 @@ def make_tree(root: Path) -> Path:
                                    ash_layers=6 if act == "ash" else 0)
                 if seed == 0 and act in ("relu", "ash", "swish"):
                     write_cam(folder, 0.6 if act == "ash" else 0.4)
-                if seed == 0 and act == "ash" and model == "resnet164":
+                if act == "ash" and model == "resnet164":
                     write_keep(folder)
         for act, final in SEG_FINAL.items():
             write_run(runs, "fig_s1_seg", "seg", "digitscenes", "unet", act, seed,
