@@ -29,7 +29,7 @@ bench: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# ---- reproduction of the appendix (docs/readme/reproduce.md) ----
+# ---- reproduction of the appendix (README: "Reproducing the appendix") ----
 MINI_SWEEPS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det
 MINI_EXPERIMENTS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants
 
