@@ -31,6 +31,7 @@ class GanRun(RunRef):
     """A complete gan run and its readable sample grids by 1-based epoch."""
 
     grids: dict[int, Path]
+    kid: float | None = None  # final val/proxy_kid, shown beside the row
 
 
 def read_grids(samples: Path) -> tuple[dict[int, Path], str]:
@@ -52,13 +53,17 @@ def read_grids(samples: Path) -> tuple[dict[int, Path], str]:
 def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[GanRun], list[str]]:
     """Usable gan runs under runs_root (runs/<experiment>/<run>/), and a line for every run skipped."""
     grids: dict[Path, dict[int, Path]] = {}
+    kids: dict[Path, float | None] = {}
 
     def check(folder: Path, summary: dict) -> str:
         grids[folder], problem = read_grids(folder / "samples")
+        kid = (summary.get("final") or {}).get("val/proxy_kid")
+        kids[folder] = float(kid) if isinstance(kid, (int, float)) else None
         return problem
 
     complete, skipped = find_complete(runs_root, experiment, task="gan", need=(), check=check)
-    return [GanRun(r.folder, r.model, r.act, r.data, r.seed, grids[r.folder]) for r in complete], skipped
+    return [GanRun(r.folder, r.model, r.act, r.data, r.seed, grids[r.folder], kids[r.folder])
+            for r in complete], skipped
 
 
 def select(runs: list[GanRun], data: str, acts: list[str], seed: int | None) -> dict[str, GanRun]:
@@ -87,7 +92,11 @@ def draw(by_act: dict[str, GanRun], epochs: list[int], out: Path) -> list[Path]:
             if r == 0:
                 ax.set_title(f"epoch {epoch}", fontsize=9)
             if c == 0:
-                ax.set_ylabel(label(act), fontsize=10)
+                kid = f"\nfinal proxy KID {run.kid:.1f}" if run.kid is not None else ""
+                ax.set_ylabel(label(act) + kid, fontsize=9)
+    runs = list(by_act.values())
+    seeds = ", ".join(sorted({str(r.seed) for r in runs}))
+    fig.suptitle(f"Figure S6: DCGAN samples of the same latents ({runs[0].data}, seed {seeds})", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, out)
 

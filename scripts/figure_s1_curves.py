@@ -27,8 +27,7 @@ def draw_panel(ax: plt.Axes, runs: list[Run], column: str, acts: list[str]) -> N
         curve = mean_std_curve([r for r in runs if r.act == act], column)
         if curve.empty:
             continue
-        n = len({(r.model, r.seed) for r in runs if r.act == act})
-        ax.plot(curve["x"], curve["mean"], color=act_color(act), label=f"{act_label(act)} (n={n})",
+        ax.plot(curve["x"], curve["mean"], color=act_color(act), label=act_label(act),
                 lw=2.2 if act == "ash" else 1.2, marker="o", ms=2.5)
         ax.fill_between(curve["x"], curve["mean"] - curve["std"], curve["mean"] + curve["std"],
                         color=act_color(act), alpha=0.12, lw=0)
@@ -45,14 +44,17 @@ def draw(runs: list[Run], out: Path, acts: list[str]) -> list[Path]:
     for row, task in enumerate(tasks):
         task_runs = [r for r in runs if r.task == task]
         models = sorted({r.model for r in task_runs})
+        counts = sorted({len({(r.model, r.seed) for r in task_runs if r.act == act}) for act in acts} - {0})
+        n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         for col, column in enumerate(["train/loss", TASK_METRIC[task]]):
             ax = axes[row][col]
             draw_panel(ax, task_runs, column, acts)
-            ax.set_title(f"{TASK_LABELS[task]}: {METRIC_LABELS.get(column, column)}\n"
+            ax.set_title(f"{TASK_LABELS[task]}: {METRIC_LABELS.get(column, column)} (n={n} per activation)\n"
                          f"mean +-1 std over {', '.join(models)} x seeds", fontsize=9)
-        axes[row][1].legend(fontsize=7, ncol=2, loc="lower right")
+    handles, labels = axes[0][1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.suptitle("Figure S1: convergence by activation", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return save_figure(fig, out)
 
 

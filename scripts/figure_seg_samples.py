@@ -121,8 +121,14 @@ def draw(model: str, by_act: dict[str, Run], out_dir: Path, max_samples: int) ->
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(titles[col], fontsize=8)
+    name = FIGURES.get(model, f"fig_seg_{model}")
+    number = f"Figure {name.split('_')[1].upper()}: " if name.startswith("fig_s") else ""
+    chosen = list(by_act.values())
+    seeds = ", ".join(sorted({str(r.seed) for r in chosen}))
+    fig.suptitle(f"{number}{model} segmentation samples ({chosen[0].data}, seed {seeds}); "
+                 "each title gives the run's final mIoU", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out_dir / FIGURES.get(model, f"fig_seg_{model}"))
+    return save_figure(fig, out_dir / name)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

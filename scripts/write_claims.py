@@ -1,8 +1,10 @@
 """results/CLAIMS.md: every appendix claim, the figure/table that tests it, the measured numbers and a verdict,
 computed from the tables in results/tables/ (run scripts/make_tables.py first). No number is written by hand.
 
-Verdict from a 95 % bootstrap CI of a paired difference over seeds: reproduced (the CI lies on the claimed
-side of 0), not reproduced (on the other side), inconclusive (the CI contains 0), not measured (no pairs).
+Verdict from 95 % bootstrap CIs of paired differences over seeds, one per row (task, baseline): each row supports
+the claim (CI on the claimed side of 0), contradicts it (on the other side) or is undecided (CI contains 0).
+A claim is reproduced when every row supports it, not reproduced when none does and one contradicts it,
+inconclusive otherwise, not measured without pairs.
 
     python scripts/write_claims.py                   # results/tables -> results/CLAIMS.md
 """
@@ -27,29 +29,49 @@ KEEP_TOLERANCE = 5.0  # normal approximation "holds": mean |measured - nominal k
 
 @dataclass
 class Evidence:
-    """One measured difference: what, n pairs, mean, CI."""
+    """One measured difference: what, n pairs, mean, CI, and (once judged) which side of the claim it is on."""
 
     what: str
     n: int
     mean: float
     lo: float
     hi: float
+    side: int | None = None  # +1 supports the claim, -1 contradicts it, 0 undecided
 
     def text(self) -> str:
-        return f"{self.what}: {self.mean:+.4g} [{self.lo:+.4g}, {self.hi:+.4g}] (n={self.n})"
+        mark = {1: " (supports)", -1: " (contradicts)", 0: " (undecided)"}.get(self.side, "")
+        return f"{self.what}: {self.mean:+.4g} [{self.lo:+.4g}, {self.hi:+.4g}] (n={self.n}){mark}"
+
+
+def side_of(e: Evidence, sign: int) -> int:
+    """+1 when the CI lies on the claimed side of 0 (sign +1: > 0, -1: < 0), -1 on the other side, 0 if it holds 0."""
+    on_claimed_side = e.lo > 0 if sign > 0 else e.hi < 0
+    on_other_side = e.hi < 0 if sign > 0 else e.lo > 0
+    return 1 if on_claimed_side else -1 if on_other_side else 0
+
+
+def side_of_equivalence(e: Evidence, margin: float) -> int:
+    """+1 when the CI lies inside +-margin, -1 when it lies wholly outside, 0 when it crosses a margin."""
+    return 1 if -margin <= e.lo and e.hi <= margin else -1 if e.lo > margin or e.hi < -margin else 0
+
+
+def combine(sides: list[int]) -> str:
+    """Reproduced only if every row supports the claim; not reproduced if none does and one contradicts it."""
+    if not sides:
+        return "not measured"
+    if all(s == 1 for s in sides):
+        return "reproduced"
+    if any(s == -1 for s in sides) and not any(s == 1 for s in sides):
+        return "not reproduced"
+    return "inconclusive"
 
 
 def verdict(evidence: list[Evidence], sign: int) -> str:
-    """Combine CIs: reproduced only if every one lies on the claimed side (sign +1: > 0, -1: < 0)."""
+    """Judge each usable row (n >= 2, a CI) against the claimed sign, then combine."""
     usable = [e for e in evidence if e.n >= 2 and e.lo == e.lo]
-    if not usable:
-        return "not measured"
-    sides = [1 if e.lo > 0 else -1 if e.hi < 0 else 0 for e in usable]
-    if all(s == sign for s in sides):
-        return "reproduced"
-    if any(s == -sign for s in sides) and not any(s == sign for s in sides):
-        return "not reproduced"
-    return "inconclusive"
+    for e in usable:
+        e.side = side_of(e, sign)
+    return combine([e.side for e in usable])
 
 
 def pick(paired: pd.DataFrame, task: str, metric: str, quantity: str, comparison: str,
@@ -65,44 +87,48 @@ def pick(paired: pd.DataFrame, task: str, metric: str, quantity: str, comparison
 
 
 def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, list[Evidence], str, str]]:
-    """(claim, figure/table, evidence, verdict, note) for every claim of the appendix."""
+    """(claim, figure/table, evidence, verdict, note) for every claim of the appendix; a claim against two
+    baselines (ReLU and Swish) is two rows, so that a win over one and a loss to the other are both visible."""
     out = []
 
     def add(claim, where, evidence, sign, note=""):
         evidence = [e for e in evidence if e is not None]
         out.append((claim, where, evidence, verdict(evidence, sign), note))
 
-    # GAN: lower proxy KID is better, so "ASH better" is a negative difference there.
-    add("ASH converges earlier than ReLU and Swish (fewer epochs to 90 % of the final metric)",
-        "Figure S1, tables/paired_differences (epochs_to_90)",
-        [pick(paired, t, PRIMARY[t], "epochs_to_90", c) for t in ("cls", "seg", "det")
-         for c in ("ash-relu", "ash-swish")], -1)
+    baselines = (("relu", "ReLU"), ("swish", "Swish"))
+    for b, name in baselines:
+        add(f"ASH converges earlier than {name} (fewer epochs to 90 % of the final metric)",
+            "Figure S1, tables/paired_differences (epochs_to_90)",
+            [pick(paired, t, PRIMARY[t], "epochs_to_90", f"ash-{b}") for t in ("cls", "seg", "det")], -1,
+            "one row per task; whole epochs, so many differences are 0")
     add("ASH converges earlier in validation loss than its variants (S8): L-ASH, F-ASH-10/50/90 need more epochs",
         "Figure S8, tables/paired_differences (val/loss epochs_to_90)",
         [pick(paired, t, "val/loss", "epochs_to_90", f"{v}-ash") for t in ("cls", "seg", "det")
          for v in ("lash", "fash10", "fash50", "fash90")], +1)
     for task, name in (("cls", "classification"), ("seg", "segmentation")):
-        add(f"ASH reaches a higher final {PRIMARY[task]} than ReLU and Swish in {name}",
-            "tables/final_metrics, tables/paired_differences (final)",
-            [pick(paired, task, PRIMARY[task], "final", c) for c in ("ash-relu", "ash-swish")], +1)
-    add("Detection: ASH gives better boxes (higher final mAP@0.5) than ReLU and Swish", "tables/paired_differences",
-        [pick(paired, "det", "val/map_50", "final", c) for c in ("ash-relu", "ash-swish")], +1)
+        for b, bname in baselines:
+            add(f"ASH reaches a higher final {PRIMARY[task]} than {bname} in {name}",
+                "tables/final_metrics, tables/paired_differences (final)",
+                [pick(paired, task, PRIMARY[task], "final", f"ash-{b}")], +1)
+    for b, bname in baselines:
+        add(f"Detection: ASH gives better boxes (higher final mAP@0.5) than {bname}", "tables/paired_differences",
+            [pick(paired, "det", "val/map_50", "final", f"ash-{b}")], +1)
     add("Detection: ASH loses confidence late in training (larger best - final drop of val/matched_conf than ReLU)",
         "tables/paired_differences (val/matched_conf drop)",
         [pick(paired, "det", "val/matched_conf", "drop", "ash-relu")], +1)
     add("L-ASH converges more slowly than ASH (val loss, epochs to 90 %)", "Figure S8",
         [pick(paired, t, "val/loss", "epochs_to_90", "lash-ash") for t in ("cls", "seg", "det")], +1)
-    add("F-ASH-10 and F-ASH-90 plateau: higher final val loss than ASH", "Figure S8",
-        [pick(paired, t, "val/loss", "final", f"{v}-ash") for t in ("cls", "seg", "det")
-         for v in ("fash10", "fash90")], +1)
-    relu_like = [pick(paired, t, PRIMARY[t], "final", "fash50-relu") for t in ("cls", "seg", "det")]
-    relu_like = [e for e in relu_like if e is not None]
-    equivalent = [e for e in relu_like if e.n >= 2 and -EQUIVALENCE <= e.lo and e.hi <= EQUIVALENCE]
+    for v, name in (("fash10", "F-ASH-10"), ("fash90", "F-ASH-90")):
+        add(f"{name} plateaus: higher final val loss than ASH", "Figure S8",
+            [pick(paired, t, "val/loss", "final", f"{v}-ash") for t in ("cls", "seg", "det")], +1)
+    relu_like = [e for e in (pick(paired, t, PRIMARY[t], "final", "fash50-relu") for t in ("cls", "seg", "det"))
+                 if e is not None and e.n >= 2 and e.lo == e.lo]
+    for e in relu_like:
+        e.side = side_of_equivalence(e, EQUIVALENCE)
     out.append(("F-ASH-50 behaves like ReLU (final metric within +-0.02 of ReLU's)",
-                "Figure S8, tables/paired_differences",
-                relu_like, "not measured" if not relu_like else "reproduced" if len(equivalent) == len(relu_like)
-                else "inconclusive" if any(e.lo <= 0 <= e.hi for e in relu_like) else "not reproduced",
-                "equivalence: the CI must lie inside +-0.02"))
+                "Figure S8, tables/paired_differences", relu_like, combine([e.side for e in relu_like]),
+                f"equivalence: a row supports the claim when its CI lies inside +-{EQUIVALENCE:g}, contradicts it "
+                "when the CI lies wholly outside"))
     rho = depth["spearman_z_depth"].dropna().tolist() if not depth.empty else []
     lo, hi = bootstrap_ci(rho)
     mean_rho = float(np.mean(rho)) if rho else float("nan")
@@ -113,20 +139,24 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, li
         (f"{depth['z_range'].mean():.3g}" if not depth.empty else "n/a"))
     gaps = depth["keep_gap_mean"].dropna().tolist() if "keep_gap_mean" in depth else []
     lo, hi = bootstrap_ci(gaps)
+    gap_evidence = [Evidence("mean over ASH runs of the per-layer mean abs(measured - nominal k) (points)", len(gaps),
+                             float(np.mean(gaps)), lo, hi)] if len(gaps) >= 2 else []
+    for e in gap_evidence:
+        e.side = 1 if e.hi < KEEP_TOLERANCE else -1 if e.lo > KEEP_TOLERANCE else 0
     out.append(("The normal approximation holds: a layer with threshold mu + z sigma keeps about k = 100 (1 - Phi(z)) % "
-                "of its elements", "Figure S9 (c), tables/ash_depth (keep_gap_mean)",
-                [Evidence("mean over ASH runs of the per-layer mean |measured - nominal k| (points)", len(gaps),
-                          float(np.mean(gaps)) if gaps else float("nan"), lo, hi)] if gaps else [],
-                "not measured" if len(gaps) < 2 else "reproduced" if hi < KEEP_TOLERANCE
-                else "not reproduced" if lo > KEEP_TOLERANCE else "inconclusive",
+                "of its elements", "Figure S9 (c), tables/ash_depth (keep_gap_mean)", gap_evidence,
+                combine([e.side for e in gap_evidence]),
                 f"holds when the CI lies below {KEEP_TOLERANCE:g} points; largest single-layer gap: " +
                 (f"{depth['keep_gap_max'].max():.3g}" if gaps else "n/a")))
-    add("ASH localises like attention: more Grad-CAM mass on the digit than ReLU and Swish",
-        "Figure S2, tables/gradcam, tables/paired_differences (cam_on_ink)",
-        [pick(paired, "cls", "cam_on_ink", "final", c) for c in ("ash-relu", "ash-swish")], +1)
-    add("DCGAN trains faster with ASH: fewer epochs to 90 % of the final proxy KID, lower final proxy KID",
-        "Figure S6, tables/paired_differences (gan)",
-        [pick(paired, "gan", "val/proxy_kid", q, "ash-relu") for q in ("epochs_to_90", "final")], -1)
+    for b, bname in baselines:
+        add(f"ASH localises like attention: more Grad-CAM mass on the digit than {bname}",
+            "Figure S2, tables/gradcam, tables/paired_differences (cam_on_ink)",
+            [pick(paired, "cls", "cam_on_ink", "final", f"ash-{b}")], +1)
+    add("DCGAN with ASH reaches a lower (better) final proxy KID than with ReLU", "Figure S6, tables/paired_differences",
+        [pick(paired, "gan", "val/proxy_kid", "final", "ash-relu")], -1)
+    add("DCGAN trains faster with ASH: fewer epochs than ReLU to 90 % of its own final proxy KID",
+        "Figure S6, tables/paired_differences (gan epochs_to_90)",
+        [pick(paired, "gan", "val/proxy_kid", "epochs_to_90", "ash-relu")], -1)
     gap = swish_gap(np.linspace(-8, 8, 1601))
     out.append(("Swish is the special case of ASH (alpha = 0.5, threshold 0)", "Figure S7, tests/ash",
                 [Evidence("max abs(ASH(0.5, 0) - Swish) on [-8, 8]", 1601, gap, gap, gap)],
@@ -142,9 +172,10 @@ def render(rows, tables: Path) -> str:
     lines = ["# Claims of the appendix at mini scale", "",
              f"Generated by `scripts/write_claims.py` from `{shown}` (numbers: mean paired difference over seeds "
              "[95 % bootstrap CI] (n pairs); model `all` pools the models).",
-             "Verdict: reproduced = CI on the claimed side of 0; not reproduced = on the other side; inconclusive = "
-             "CI contains 0 (or the rows disagree); mini scale (small models, few epochs, embedded data) says little "
-             "about the paper's full-scale numbers.", "",
+             "Each measured row supports the claim (its CI lies on the claimed side of 0), contradicts it (the other "
+             "side) or is undecided (the CI contains 0). Verdict: reproduced = every row supports it; not reproduced "
+             "= none supports it and one contradicts it; inconclusive = otherwise. Mini scale (small models, few "
+             "epochs, embedded data) says little about the paper's full-scale numbers.", "",
              "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()), "",
              "| # | claim | tested by | measured | verdict |", "|---|---|---|---|---|"]
     for i, (claim, where, evidence, result, note) in enumerate(rows, 1):

@@ -63,6 +63,17 @@ def test_call_site_census_one_ash_module_per_site(compose, overrides):
         assert n_sites > len(before)  # torchvision's BasicBlock reuses self.relu: the swap unties it
 
 
+@pytest.mark.parametrize("model_name", [*MODELS, "mini/unet", "mini/deeplabv3p", "mini/efficientnet"])
+def test_every_parameter_is_trained(compose, model_name):
+    """No dead weights: one backward reaches every parameter (a cut encoder must not keep its unused stages)."""
+    cfg = compose(["task=seg", "act=ash", f"model={model_name}"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model, 11, 3, act_factory(cfg.act))
+    model(torch.rand(2, 3, 64, 64)).square().mean().backward()
+    untrained = [name for name, p in model.named_parameters() if p.grad is None]
+    assert not untrained, f"{len(untrained)} parameters get no gradient, e.g. {untrained[:3]}"
+
+
 def test_encoder_and_depth_are_config_parameters(compose):
     cfg = compose(["task=seg", "model=unet", "model.encoder=tu-resnet10t", "model.encoder_depth=3",
                    "model.decoder_channels=[32,16,8]"])
