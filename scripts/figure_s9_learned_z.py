@@ -46,8 +46,10 @@ def draw(runs: list[Run], out: Path) -> list[Path]:
         ax_m.scatter([r["k"] for r in keep], [r["measured_k"] for r in keep], s=8, color=color, alpha=0.6)
     ax_z.set(title="(a) learned z per ASH layer", xlabel="relative depth (0 = first ASH layer)", ylabel="z")
     ax_k.set(title="(b) nominal k = 100 (1 - Phi(z))", xlabel="relative depth", ylabel="k (%)")
-    lims = [0, 100]
+    kept = [v for run in runs for r in read_keep(run) for v in (r["k"], r["measured_k"])]
+    lims = [max(0.0, min(kept) - 5), min(100.0, max(kept) + 5)] if kept else [0.0, 100.0]
     ax_m.plot(lims, lims, "k--", lw=0.8, label="measured = nominal")
+    ax_m.set(xlim=lims, ylim=lims)
     ax_m.set(title="(c) kept on validation data vs nominal k", xlabel="nominal k (%)", ylabel="measured kept (%)")
     n_keep = sum(1 for r in runs if read_keep(r))
     ax_m.text(0.02, 0.95, f"{n_keep} run(s) analysed", transform=ax_m.transAxes, fontsize=8, va="top")
