@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from runlib import FIGURES, RUNS, RunRef, act_label as label, find_runs as find_complete, report_skipped, \
-    save_figure  # noqa: E402
+from runlib import FIGURES, RUNS, RunRef, act_label as label, find_runs as find_complete, lowest_seed_last, \
+    report_skipped, save_figure  # noqa: E402
 
 FIGURE = "fig_s6_gan_samples"
 DEFAULT_ACTS = ("relu", "swish", "ash")
@@ -70,7 +70,7 @@ def select(runs: list[GanRun], data: str, acts: list[str], seed: int | None) -> 
     """act -> run on `data`: the given seed (else the lowest), and the newest folder among repeats."""
     chosen: dict[str, GanRun] = {}
     candidates = [r for r in runs if r.data == data and r.act in acts and (seed is None or r.seed == seed)]
-    for run in sorted(candidates, key=lambda r: (-r.seed, r.folder.name)):
+    for run in lowest_seed_last(candidates):
         chosen[run.act] = run  # later in this order (lower seed, newer suffix) wins
     return {act: chosen[act] for act in acts if act in chosen}
 

@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from runlib import Run, act_label, common_args, experiments_of, find_runs, report_skipped, save_figure  # noqa: E402
+from runlib import (Run, act_label, common_args, experiments_of, find_runs, lowest_seed_last,  # noqa: E402
+                    report_skipped, save_figure)
 
 ACTS = ["relu", "ash", "swish"]
 MODELS = ["resnet164", "densenet100_12"]
@@ -27,7 +28,7 @@ def _has_cam(folder: Path, summary: dict) -> str:
 def pick(runs: list[Run], models: list[str], seed: int | None) -> dict[str, dict[str, Run]]:
     """model -> act -> run of the given (else lowest) seed."""
     chosen: dict[str, dict[str, Run]] = {}
-    for run in sorted(runs, key=lambda r: (-r.seed, r.folder.name)):
+    for run in lowest_seed_last(runs):
         if run.model in models and run.act in ACTS and (seed is None or run.seed == seed):
             chosen.setdefault(run.model, {})[run.act] = run
     return chosen

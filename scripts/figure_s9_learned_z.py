@@ -33,6 +33,7 @@ def draw(runs: list[Run], out: Path) -> list[Path]:
     ncols = 3 + (2 if maps_run else 0)
     fig, axes = plt.subplots(1, ncols, figsize=(4 * ncols, 3.8), squeeze=False)
     ax_z, ax_k, ax_m = axes[0][:3]
+    keeps = {run.folder: read_keep(run) for run in runs}
     seen = set()
     for run in runs:
         rows = layers_of(run)
@@ -42,16 +43,16 @@ def draw(runs: list[Run], out: Path) -> list[Path]:
         color = TASK_COLORS.get(run.task, "grey")
         ax_z.plot(x, [r["z"] for r in rows], color=color, alpha=0.45, lw=1, marker=".", label=label)
         ax_k.plot(x, [r["k"] for r in rows], color=color, alpha=0.45, lw=1, marker=".")
-        keep = read_keep(run)
+        keep = keeps[run.folder]
         ax_m.scatter([r["k"] for r in keep], [r["measured_k"] for r in keep], s=8, color=color, alpha=0.6)
     ax_z.set(title="(a) learned z per ASH layer", xlabel="relative depth (0 = first ASH layer)", ylabel="z")
     ax_k.set(title="(b) nominal k = 100 (1 - Phi(z))", xlabel="relative depth", ylabel="k (%)")
-    kept = [v for run in runs for r in read_keep(run) for v in (r["k"], r["measured_k"])]
+    kept = [v for keep in keeps.values() for r in keep for v in (r["k"], r["measured_k"])]
     lims = [max(0.0, min(kept) - 5), min(100.0, max(kept) + 5)] if kept else [0.0, 100.0]
     ax_m.plot(lims, lims, "k--", lw=0.8, label="measured = nominal")
     ax_m.set(xlim=lims, ylim=lims)
     ax_m.set(title="(c) kept on validation data vs nominal k", xlabel="nominal k (%)", ylabel="measured kept (%)")
-    n_keep = sum(1 for r in runs if read_keep(r))
+    n_keep = sum(1 for keep in keeps.values() if keep)
     ax_m.text(0.02, 0.95, f"{n_keep} run(s) analysed", transform=ax_m.transAxes, fontsize=8, va="top")
     for ax in (ax_z, ax_k, ax_m):
         ax.grid(alpha=0.3)

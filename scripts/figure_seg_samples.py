@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from runlib import FIGURES as FIGURES_DIR, RUNS, RunRef, act_label, act_order, find_runs as find_complete, \
-    report_skipped, save_figure  # noqa: E402
+    lowest_seed_last, report_skipped, save_figure  # noqa: E402
 
 FIGURES = {"unet": "fig_s3_unet", "deeplabv3p": "fig_s4_deeplabv3p", "efficientnet": "fig_s5_efficientnet"}
 KINDS = ("input", "target", "pred")
@@ -89,18 +89,14 @@ def choose_data(runs: list[Run], data: str | None) -> str:
 def select(runs: list[Run], data: str, seed: int | None) -> dict[str, dict[str, Run]]:
     """model -> act -> run: the given seed (else the lowest), and the newest folder among repeats."""
     chosen: dict[str, dict[str, Run]] = {}
-    for run in sorted((r for r in runs if r.data == data and (seed is None or r.seed == seed)),
-                      key=lambda r: (-r.seed, r.folder.name)):
+    for run in lowest_seed_last(r for r in runs if r.data == data and (seed is None or r.seed == seed)):
         chosen.setdefault(run.model, {})[run.act] = run  # later (lower seed, newer suffix) wins
     return chosen
 
 
-_order = act_order
-
-
 def draw(model: str, by_act: dict[str, Run], out_dir: Path, max_samples: int) -> list[Path]:
     """One figure: rows = shared sample indices, columns = input, ground truth, predictions by activation."""
-    acts = sorted(by_act, key=_order)
+    acts = sorted(by_act, key=act_order)
     indices = sorted(set.intersection(*(by_act[a].indices for a in acts)))[:max_samples]
     if not indices:
         print(f"{model}: the runs share no sample index; skipped", file=sys.stderr)

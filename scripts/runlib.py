@@ -19,6 +19,9 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tasks.common.results import LOWER_IS_BETTER, read_metrics  # noqa: E402  (pandas only, no torch)
+
 RUNS = ROOT / "results" / "runs"
 FIGURES = ROOT / "results" / "figures"
 TABLES = ROOT / "results" / "tables"
@@ -55,7 +58,7 @@ def act_order(act: str) -> tuple[int, str]:
 
 def lower_is_better(metric: str) -> bool:
     """Losses, FID and KID: smaller is better."""
-    return any(word in metric for word in ("loss", "fid", "kid"))
+    return any(word in metric for word in LOWER_IS_BETTER)
 
 
 @dataclass
@@ -107,15 +110,6 @@ def read_keep(run: Run) -> list[dict]:
         return []
 
 
-def read_metrics(folder: Path) -> pd.DataFrame:
-    """metrics.csv grouped to one row per epoch (the last non-empty value of each column)."""
-    df = pd.read_csv(folder / "metrics.csv")
-    if "epoch" not in df.columns or df.empty:
-        return df
-    return (df.groupby("epoch", as_index=False)
-            .agg(lambda s: s.dropna().iloc[-1] if s.notna().any() else float("nan")))
-
-
 def _read_summary(folder: Path) -> tuple[dict | None, str]:
     """summary.json of a folder, else None and why it cannot be read."""
     try:
@@ -126,23 +120,23 @@ def _read_summary(folder: Path) -> tuple[dict | None, str]:
         return None, f"summary.json is unreadable ({e.strerror})"
 
 
-def _problem(folder: Path, summary: dict, need: tuple[str, ...]) -> str:
-    """Why a run folder cannot be used ('' when it can)."""
+def _problem(folder: Path, summary: dict, need: tuple[str, ...]) -> tuple[str, pd.DataFrame | None]:
+    """Why a run folder cannot be used ('' when it can), and its metrics when `need` has metrics.csv."""
     status = summary.get("status")
     if status != "complete":
-        return f"status is {status!r}, not 'complete'"
+        return f"status is {status!r}, not 'complete'", None
     missing = [name for name in need if not (folder / name).is_file()]
     if missing:
-        return f"missing {', '.join(missing)}"
+        return f"missing {', '.join(missing)}", None
     lacking = [key for key in ("task", "data", "model", "act") if key not in summary]
     if lacking:
-        return f"summary.json lacks {', '.join(lacking)}"
+        return f"summary.json lacks {', '.join(lacking)}", None
     if "metrics.csv" in need:
         try:
-            read_metrics(folder)
+            return "", read_metrics(folder)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            return f"corrupt metrics.csv ({type(e).__name__})"
-    return ""
+            return f"corrupt metrics.csv ({type(e).__name__})", None
+    return "", None
 
 
 def find_runs(runs_root: Path = RUNS, experiment: str | list[str] | None = None, task: str | None = None,
@@ -159,14 +153,16 @@ def find_runs(runs_root: Path = RUNS, experiment: str | list[str] | None = None,
         if wanted and folder.parent.name not in wanted:
             continue
         summary, problem = _read_summary(folder)
+        metrics = None
         if summary is not None:
             if task and summary.get("task") != task:
                 continue
-            problem = _problem(folder, summary, need) or (check(folder, summary) if check else "")
+            problem, metrics = _problem(folder, summary, need)
+            problem = problem or (check(folder, summary) if check else "")
         if problem:
             skipped.append(f"{folder}: {problem}")
         else:
-            runs.append(Run(folder, summary))
+            runs.append(Run(folder, summary, metrics))
     return runs, skipped
 
 
@@ -202,6 +198,11 @@ def newest_per_seed(runs: list[Run]) -> list[Run]:
 def _suffix(name: str) -> int:
     tail = name.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0  # `...-s<seed>` has none, `...-s<seed>-<n>` has n
+
+
+def lowest_seed_last(runs) -> list:
+    """Runs ordered so that, keeping the last per cell, the lowest seed and then the newest repeat win."""
+    return sorted(runs, key=lambda r: (-r.seed, _suffix(r.folder.name), str(r.folder)))
 
 
 def progress_curve(run: Run, column: str) -> pd.Series:

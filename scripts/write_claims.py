@@ -19,10 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from runlib import ROOT, TABLES, bootstrap_ci  # noqa: E402
+from runlib import ROOT, TABLES, TASK_METRIC as PRIMARY, bootstrap_ci  # noqa: E402
 from figure_s7_ash_alpha import swish_gap  # noqa: E402
 
-PRIMARY = {"cls": "val/acc", "seg": "val/miou", "det": "val/map_50", "gan": "val/proxy_kid"}
 EQUIVALENCE = 0.02  # F-ASH-50 "ReLU-like": |difference| of the final metric within 2 points
 KEEP_TOLERANCE = 5.0  # normal approximation "holds": mean |measured - nominal k| below 5 percentage points
 

@@ -64,7 +64,13 @@ def test_runlib_uses_complete_runs_and_names_every_skipped_folder(runs, capsys):
     assert "3 run folder(s) skipped" in capsys.readouterr().err
     assert [runlib.act_label(a) for a in sorted(["ash", "fash10", "relu", "lash"], key=runlib.act_order)] == [
         "ReLU", "ASH", "L-ASH", "F-ASH-10"]
-    assert runlib.act_color("ash") != runlib.act_color("relu")
+
+
+def test_lowest_seed_then_newest_repeat_wins(tmp_path):
+    runlib = script("runlib")
+    runs = [runlib.Run(tmp_path / name, {"seed": seed}) for name, seed in
+            [("a-s1", 1), ("a-s0-10", 0), ("a-s0", 0), ("a-s0-2", 0)]]
+    assert runlib.lowest_seed_last(runs)[-1].folder.name == "a-s0-10"  # repeat 10 is newer than repeat 2
 
 
 def test_epochs_to_90_and_bootstrap_ci_on_known_cases():

@@ -60,13 +60,6 @@ def test_figure_has_input_ground_truth_and_one_column_per_activation(run_tree, t
         assert f"seg-digitscenes-unet-{act}-s0: {reason}" in err
 
 
-def test_column_order_follows_the_paper():
-    script = load_script()
-    acts = ["ash", "fash10", "relu", "swish", "prelu"]
-    assert [script.act_label(a) for a in sorted(acts, key=script._order)] == [
-        "ReLU", "PReLU", "Swish", "ASH", "F-ASH-10"]
-
-
 def test_no_runs_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="No complete seg runs"):
         load_script().main(["--runs", str(tmp_path), "--out", str(tmp_path / "figures")])
