@@ -20,7 +20,7 @@ class SignalAtStep(pl.Callback):
 
 
 class PoisonAtStep(pl.Callback):
-    """Makes the loss non-finite at `step` by writing NaN into the first parameter's gradient."""
+    """Makes a gradient non-finite at `step`: writes NaN into the first parameter's gradient."""
 
     def __init__(self, step: int) -> None:
         self.step = step

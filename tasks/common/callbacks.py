@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 import ash
-from tasks.common.errors import RunStopped
+from tasks.common.errors import ConfigError, RunStopped
 
 
 class AshParameterLogger(pl.Callback):
@@ -76,7 +76,7 @@ class NonFiniteGuard(pl.Callback):
 
     def __init__(self, action: str = "stop") -> None:
         if action not in self.ACTIONS:
-            raise ValueError(f"nonfinite={action!r} is not valid: use nonfinite=stop or nonfinite=skip")
+            raise ConfigError(f"nonfinite={action!r} is not valid: use nonfinite=stop or nonfinite=skip")
         self.action = action
         self.skipped = 0
         self._loss: torch.Tensor | None = None
@@ -85,11 +85,13 @@ class NonFiniteGuard(pl.Callback):
         self._loss = loss.detach()
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        bad = [name for name, p in pl_module.named_parameters()
-               if p.grad is not None and not torch.isfinite(p.grad).all()]
-        loss_ok = self._loss is None or bool(torch.isfinite(self._loss).all())
-        if loss_ok and not bad:
+        grads = [(name, p.grad) for name, p in pl_module.named_parameters() if p.grad is not None]
+        checks = [g.isfinite().all() for _, g in grads]
+        if self._loss is not None:
+            checks.append(self._loss.isfinite().all())
+        if not checks or bool(torch.stack(checks).all()):  # one device sync per step
             return
+        bad = [name for name, g in grads if not g.isfinite().all()]
         if self.action == "skip":
             optimizer.zero_grad(set_to_none=True)  # parameters without gradients are left untouched
             self.skipped += 1

@@ -18,9 +18,8 @@ def build_loggers(logger_cfg: DictConfig | None, run_dir: Path, resume_step: int
         if not entry:
             continue
         extra = {}
-        if key == "csv":
-            entry["_target_"] = CSV_LOGGER["_target_"]  # metrics.csv must survive a resume
-            extra["resume_step"] = resume_step
+        if entry.get("_target_") == CSV_LOGGER["_target_"]:
+            extra["resume_step"] = resume_step  # metrics.csv continues on a resume
         if key == "wandb":
             (run_dir / "wandb").mkdir(parents=True, exist_ok=True)
             if resume_step is not None and (run_id := _wandb_run_id(run_dir)):

@@ -27,8 +27,7 @@ from tasks.common.resume import LAST, ResumePoint, find_resume_point
 from tasks.common.run_dir import act_label, claim_run_dir, resolve_run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-# Lightning noise that says nothing about the run: our own files sit in the run folder by design.
-warnings.filterwarnings("ignore", message=r".*Experiment logs directory .* exists and is not empty.*")
+# Lightning noise that says nothing about the run.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
@@ -77,18 +76,18 @@ def run(cfg: DictConfig) -> dict:
     if cfg.get("compile"):
         module.model = torch.compile(module.model)
 
+    created_here = not run_dir.exists()  # before the loggers (wandb) create it
     stats = RunStats()
     callbacks = build_callbacks(cfg, run_dir, module.monitor, module.monitor_mode, stats)
     trainer = build_trainer(cfg, run_dir, callbacks, point.global_step if continuing else None)
     datamodule.set_world_size(trainer.world_size, int(cfg.seed))
     rank_zero = trainer.is_global_zero
-    created_here = not run_dir.exists()
     if rank_zero:
         _start_summary(cfg, run_dir, trainer, point, continuing)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(point.ckpt_path) if point else None,
                     weights_only=True)
-        if cfg.get("test", True) and not trainer.interrupted:
+        if cfg.get("test", True):
             trainer.test(module, datamodule=datamodule, verbose=False)
     except SIGTERMException:
         trainer.save_checkpoint(run_dir / LAST)  # every rank takes part; rank 0 writes
@@ -102,16 +101,22 @@ def run(cfg: DictConfig) -> dict:
         if rank_zero and created_here and isinstance(error, UserError) and trainer.global_step == 0:
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input before any training: leave no trace
         elif rank_zero:
-            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            status = "interrupted" if _is_ctrl_c(error) else "failed"
             update_summary(run_dir, status=status, error=f"{type(error).__name__}: {error}")
         raise
     finish_wandb(failed=False)
-    status = "interrupted" if trainer.interrupted else "complete"
+    status = "complete"
     if not rank_zero:
         return {"status": status, "run_dir": str(run_dir)}
     summary = _final_summary(run_dir, module, trainer, stats, status)
     print(format_summary(summary), flush=True)
     return summary
+
+
+def _is_ctrl_c(error: BaseException) -> bool:
+    """Ctrl-C: Lightning turns the KeyboardInterrupt into sys.exit(1) raised while handling it."""
+    return isinstance(error, KeyboardInterrupt) or (
+        isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt))
 
 
 def _identity(cfg: DictConfig) -> dict:

@@ -87,6 +87,14 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly_then_resumes(tmp_path, ref
     assert_same_run(run_dir, reference)
 
 
+def test_ctrl_c_is_recorded_as_interrupted(tmp_path):
+    stopped = cli([*TINY, "+callbacks.int._target_=tests.helpers.SignalAtStep", "+callbacks.int.step=2",
+                   "+callbacks.int.sig=INT"], tmp_path)
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    summary = json.loads((only_run(tmp_path) / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "SystemExit" in summary["error"]
+
+
 def test_same_seed_twice_gives_identical_metrics(train, tmp_path):
     first = Path(train([*TINY, "trainer.max_epochs=2"])["run_dir"])
     second = Path(train([*TINY, "trainer.max_epochs=2"])["run_dir"])
