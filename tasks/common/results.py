@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -23,20 +23,31 @@ _PACKAGES = ("torch", "torchvision", "pytorch-lightning", "torchmetrics", "hydra
              "segmentation-models-pytorch", "numpy", "ash-activation")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """`write(tmp)` a temporary file beside `path`, then rename it: readers see the old or the new file, never half."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o644)  # mkstemp makes files private; results are meant to be shared
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes files private; results are meant to be shared
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (and durably: fsync before the rename)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, write)
+
 
 
 def _jsonable(value: Any) -> Any:

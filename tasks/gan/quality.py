@@ -8,8 +8,6 @@ These are proxies for comparing runs of this suite, not numbers comparable with 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from torchmetrics.utilities import dim_zero_cat
 
 from tasks.common.datasets.digits import digit_images
 from tasks.common.errors import ConfigError
+from tasks.common.results import atomic_write
 
 CLASSIFIER_VERSION = 1  # bump when the recipe below changes: the cache key includes it
 CLASSIFIER_EPOCHS, CLASSIFIER_BATCH, CLASSIFIER_SEED = 6, 64, 0
@@ -86,22 +85,11 @@ def digits_classifier(cache_dir: Path | str, size: int) -> tuple[DigitsCNN, dict
         model, accuracy = train_digits_classifier(size)
         info = {"path": str(path), "version": CLASSIFIER_VERSION, "image_size": size, "epochs": CLASSIFIER_EPOCHS,
                 "seed": CLASSIFIER_SEED, "val_accuracy_real": round(accuracy, 4)}
-        _atomic_save({"state_dict": model.state_dict(), "info": json.dumps(info)}, path)
+        state = {"state_dict": model.state_dict(), "info": json.dumps(info)}
+        atomic_write(path, lambda tmp: torch.save(state, tmp))  # DDP ranks never read half a file
     for p in model.parameters():
         p.requires_grad_(False)
     return model, info
-
-
-def _atomic_save(obj: dict, path: Path) -> None:
-    """torch.save via a temporary file, so concurrent DDP ranks never read half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class Float32Features(nn.Module):

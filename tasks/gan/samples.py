@@ -10,6 +10,7 @@ from torch import Tensor
 from torchvision.utils import save_image
 
 from tasks.common.errors import ConfigError
+from tasks.common.results import atomic_write
 
 GRID_PADDING = 2
 
@@ -38,21 +39,11 @@ def grid_nrow(n_images: int) -> int:
     return max(1, math.ceil(math.sqrt(n_images)))
 
 
-def grid_shape(n_images: int, image_size: int) -> tuple[int, int]:
-    """(height, width) in pixels of the grid `save_grid` writes."""
-    nrow = grid_nrow(n_images)
-    rows = math.ceil(n_images / nrow)
-    cell = image_size + GRID_PADDING
-    return rows * cell + GRID_PADDING, nrow * cell + GRID_PADDING
-
-
 def save_grid(images: Tensor, path: Path) -> Path:
-    """Write [-1, 1] images as one PNG grid (atomic rename, so a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    save_image(images.detach().float().cpu(), tmp, nrow=grid_nrow(len(images)), padding=GRID_PADDING,
-               normalize=True, value_range=(-1, 1))
-    tmp.replace(path)
+    """Write [-1, 1] images as one PNG grid (atomically, so a reader never sees half a file)."""
+    atomic_write(path, lambda tmp: save_image(images.detach().float().cpu(), tmp, format="PNG",
+                                              nrow=grid_nrow(len(images)), padding=GRID_PADDING,
+                                              normalize=True, value_range=(-1, 1)))
     return path
 
 

@@ -6,19 +6,16 @@ and `samples/index.json`; the names depend only on the validation index, so that
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision.utils import save_image
 
+from tasks.common.results import write_json
 from tasks.seg.transforms import pad_to_stride
-
-KINDS = ("input", "target", "pred")
-
 
 def sample_indices(n_items: int, n: int) -> list[int]:
     """`n` validation indices spread evenly over the split: the same for every run of a data set."""
@@ -40,12 +37,6 @@ def save_mask(path: Path, mask: torch.Tensor, palette: list[int]) -> None:
     image.save(path)
 
 
-def save_image(path: Path, image: torch.Tensor) -> None:
-    """An RGB PNG of a (3, H, W) image in [0, 1]."""
-    pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    Image.fromarray(np.ascontiguousarray(pixels), mode="RGB").save(path)
-
-
 @torch.no_grad()
 def predict(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Class indices (H, W) for one image at full resolution (padded to a multiple of 32, then cropped)."""
@@ -65,9 +56,9 @@ def write_samples(model: torch.nn.Module, dataset: Dataset, folder: Path, indice
     try:
         for index in indices:
             image, mask = dataset[index]
-            save_image(sample_path(folder, index, "input"), image)
+            save_image(image, sample_path(folder, index, "input"))
             save_mask(sample_path(folder, index, "target"), mask, palette)
             save_mask(sample_path(folder, index, "pred"), predict(model, image, device), palette)
     finally:
         model.train(was_training)
-    (folder / "index.json").write_text(json.dumps({**meta, "indices": indices}, indent=2) + "\n")
+    write_json(folder / "index.json", {**meta, "indices": indices})
