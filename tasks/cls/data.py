@@ -12,11 +12,11 @@ from torch.utils.data import Subset
 from torchvision import datasets, transforms as T
 
 from tasks.common.data_module import BaseDataModule
+from tasks.common.datasets.constants import IMAGENET_MEAN, IMAGENET_STD
 from tasks.common.datasets.digits import digits_dataset
 from tasks.common.errors import DataError, missing_data
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 CIFAR_LAYOUT = {
     "cifar10": ("cifar-10-batches-py", "data_batch_1 ... data_batch_5, test_batch, batches.meta",

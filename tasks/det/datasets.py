@@ -19,11 +19,11 @@ from torchvision.datasets import CocoDetection, VOCDetection, wrap_dataset_for_t
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from tasks.common.datasets.constants import VOC_OBJECTS
 from tasks.common.datasets.digitscenes import DigitScenes
 from tasks.common.errors import DataError
 
-VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
-               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+VOC_CLASSES = VOC_OBJECTS  # label = index + 1 (0 is the detectors' background)
 
 Sample = tuple[torch.Tensor, dict]
 

@@ -11,12 +11,12 @@ from omegaconf import DictConfig
 from torchvision.datasets import VOCSegmentation
 
 from tasks.common.data_module import BaseDataModule
+from tasks.common.datasets.constants import IMAGENET_MEAN, IMAGENET_STD
 from tasks.common.errors import ConfigError, DataError, missing_data
 from tasks.seg.datasets import Pair, PairDataset, SceneMasks, label_lut
 from tasks.seg.palette import ADE20K_CLASSES, DIGITSCENES_CLASSES, IGNORE_INDEX, VOC_CLASSES, make_palette
 from tasks.seg.transforms import STRIDE, TrainPreset, eval_preset, pad_collate
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 ADE20K_LAYOUT = """  <root>/images/training/*.jpg          (20,210 images)
   <root>/images/validation/*.jpg        (2,000 images)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from tasks.common.datasets.constants import VOC_OBJECTS
+
 IGNORE_INDEX = 255
 
 DIGITSCENES_CLASSES = ["background"] + [f"digit {d}" for d in range(10)]
-VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
-               "tvmonitor"]
+VOC_CLASSES = ["background", *VOC_OBJECTS]
 ADE20K_CLASSES = [f"ade label {i}" for i in range(1, 151)]  # training index c is ADE20K label c + 1
 
 
