@@ -3,6 +3,7 @@ the fixed-noise grids and per-epoch metrics land in the run folder."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -88,4 +89,6 @@ def test_fixed_noise_is_a_seeded_buffer_shared_by_every_run_seed(compose, tiny, 
 def test_two_process_ddp_finds_the_generator_unused_in_the_discriminator_step(train, tiny):
     summary = train([*tiny, "trainer=ddp_cpu", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
                      "+trainer.limit_val_batches=2", "+trainer.limit_test_batches=2"])
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return  # Lightning re-runs this test as rank 1 in a child process; rank 0 checks the run
     assert summary["status"] == "complete" and summary["world_size"] == 2
