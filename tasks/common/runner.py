@@ -130,8 +130,9 @@ def _start_summary(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, point: R
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     if continuing:
         resumes = list(read_summary(run_dir).get("resumes", []))
-        resumes.append({"at": started, "checkpoint": str(point.ckpt_path), "global_step": point.global_step})
-        update_summary(run_dir, status="running", resumes=resumes, git_commit=git_commit(ROOT))
+        resumes.append({"at": started, "checkpoint": str(point.ckpt_path), "global_step": point.global_step,
+                        "git_commit": git_commit(ROOT)})  # the top-level git_commit stays the one that started it
+        update_summary(run_dir, status="running", resumes=resumes)
         return
     write_config(run_dir, cfg)
     update_summary(run_dir, status="running", **_identity(cfg), run_dir=str(run_dir), started=started,

@@ -70,6 +70,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, reference, ki
     assert only_run(tmp_path) == run_dir  # continued in place
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["resumes"][0]["global_step"] == (kill_step if every is None else kill_step - 1)
+    assert summary["resumes"][0]["git_commit"] == summary["git_commit"]  # the same code continued the run
     assert_same_run(run_dir, reference)
 
 
