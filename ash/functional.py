@@ -1,12 +1,13 @@
-"""ASH and L-ASH as functions: the naive reference and the fused autograd Function.
+"""ASH and L-ASH as functions: the naive reference, the threshold, and the fused autograd Function.
 
-    theta = mu + z * sigma,  mu, sigma = mean and sqrt(population var + eps) of each sample
+    theta = mu + z * sigma,  mu, sigma = mean and sqrt(population var + eps) of each group
     ASH(x)  = x * sigmoid(2 alpha (x - theta))                 (appendix eq. A4)
     L-ASH(x) = s x + a (1 - s) x,  s = sigmoid(2 alpha (x - theta))   (eq. A8)
     hard:  x * H(x - theta)                                     (eq. A2, alpha -> infinity)
 
-``stats="sample"`` takes mu and sigma over all non-batch elements of a sample,
-``stats="channel"`` over the elements of each (sample, channel), channel = dim 1.
+Groups (``stats``): ``"sample"``, all non-batch elements of a sample; ``"channel"``, each (sample,
+channel), channel = dim 1; ``"token"``, each position over the last dim (like LayerNorm), the mode for
+sequence models, where "sample" statistics let the output at token t depend on the tokens after t.
 """
 
 from __future__ import annotations
@@ -14,52 +15,32 @@ from __future__ import annotations
 import torch
 
 from . import kernels
+from .kernels.layout import STATS_MODES, check_stats, stat_dims, stat_groups
 
-__all__ = ["ash", "lash", "ash_naive", "lash_naive", "ash_hard", "stat_groups", "STATS_MODES"]
-
-STATS_MODES = ("sample", "channel")
-
-
-def _check_stats(x: torch.Tensor, stats: str) -> None:
-    if stats not in STATS_MODES:
-        raise ValueError(f"stats={stats!r} is not valid; use stats='sample' or stats='channel'")
-    need = 2 if stats == "sample" else 3
-    if x.dim() < need:
-        raise ValueError(
-            f"stats={stats!r} needs an input with at least {need} dims (batch first"
-            f"{', channel second' if need == 3 else ''}), got shape {tuple(x.shape)}"
-            + ("; use stats='sample'" if stats == "channel" else "")
-        )
+__all__ = ["ash", "lash", "ash_naive", "lash_naive", "ash_hard", "threshold", "stat_groups", "STATS_MODES"]
 
 
-def stat_groups(x: torch.Tensor, stats: str) -> int:
-    """Number of groups that get their own mu and sigma: N (sample) or N*C (channel)."""
-    _check_stats(x, stats)
-    return x.shape[0] * (x.shape[1] if stats == "channel" else 1)
-
-
-def _stat_dims(x: torch.Tensor, stats: str) -> tuple[int, ...]:
-    _check_stats(x, stats)
-    return tuple(range(1 if stats == "sample" else 2, x.dim()))
-
-
-# ---------------------------------------------------------------------------------------------
-# naive reference: plain autograd ops (the test oracle; saves several copies of x for backward)
-# ---------------------------------------------------------------------------------------------
-def _naive_theta(x, z, stats, detach_stats, eps):
-    dims = _stat_dims(x, stats)
-    var, mu = torch.var_mean(x, dims, correction=0, keepdim=True)
+def threshold(x: torch.Tensor, z, stats: str = "sample", eps: float = 1e-5, detach_stats: bool = False) -> torch.Tensor:
+    """theta = mu + z sigma per statistics group, shaped to broadcast against x (in x's dtype or float32)."""
+    var, mu = torch.var_mean(x, stat_dims(x, stats), correction=0, keepdim=True)
     sigma = torch.sqrt(var + eps)
     if detach_stats:
         mu, sigma = mu.detach(), sigma.detach()
     return mu + z * sigma
 
 
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+# ---------------------------------------------------------------------------------------------
+# naive reference: plain autograd ops (the test oracle; saves several copies of x for backward)
+# ---------------------------------------------------------------------------------------------
 def ash_naive(x: torch.Tensor, alpha=1.0, z=0.0, *, stats: str = "sample", detach_stats: bool = False,
               hard: bool = False, eps: float = 1e-5) -> torch.Tensor:
     """Reference ASH in plain autograd ops: x * sigmoid(2 alpha (x - mu - z sigma))."""
-    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-    theta = _naive_theta(xf, z, stats, detach_stats, eps)
+    xf = _wide(x)
+    theta = threshold(xf, z, stats, eps, detach_stats)
     s = (xf > theta).to(xf.dtype) if hard else torch.sigmoid(2 * alpha * (xf - theta))
     return (xf * s).to(x.dtype)
 
@@ -67,8 +48,8 @@ def ash_naive(x: torch.Tensor, alpha=1.0, z=0.0, *, stats: str = "sample", detac
 def lash_naive(x: torch.Tensor, alpha=1.0, z=0.0, a=0.01, *, stats: str = "sample",
                detach_stats: bool = False, hard: bool = False, eps: float = 1e-5) -> torch.Tensor:
     """Reference L-ASH in plain autograd ops: s x + a (1 - s) x."""
-    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-    theta = _naive_theta(xf, z, stats, detach_stats, eps)
+    xf = _wide(x)
+    theta = threshold(xf, z, stats, eps, detach_stats)
     s = (xf > theta).to(xf.dtype) if hard else torch.sigmoid(2 * alpha * (xf - theta))
     return (s * xf + a * (1 - s) * xf).to(x.dtype)
 
@@ -76,8 +57,8 @@ def lash_naive(x: torch.Tensor, alpha=1.0, z=0.0, a=0.01, *, stats: str = "sampl
 def ash_hard(x: torch.Tensor, z=0.0, a=None, *, stats: str = "sample", eps: float = 1e-5) -> torch.Tensor:
     """Hard ASH (eq. A2), x * H(x - theta), or its L-ASH form with a; gradients reach x only."""
     with torch.no_grad():
-        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-        mask = xf > _naive_theta(xf, z, stats, True, eps)
+        xf = _wide(x)
+        mask = xf > threshold(xf, z, stats, eps, True)
     keep = mask.to(x.dtype)
     if a is None:
         return x * keep
@@ -85,49 +66,26 @@ def ash_hard(x: torch.Tensor, z=0.0, a=None, *, stats: str = "sample", eps: floa
 
 
 # ---------------------------------------------------------------------------------------------
-# fused: saves x plus mu and rstd per group; the exact analytic backward
+# fused: saves x plus mu and rstd per group; the exact analytic backward (ash/kernels)
 # ---------------------------------------------------------------------------------------------
-def _dense_groups(x: torch.Tensor, stats: str) -> torch.Tensor:
-    """x laid out so that each statistics group is one contiguous block of memory."""
-    if x.is_contiguous():
-        return x
-    if stats == "sample" and x.dim() in (4, 5):
-        fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
-        if x.is_contiguous(memory_format=fmt):  # a sample is still one block
-            return x
-    return x.contiguous()
-
-
 class _FusedASH(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, alpha, z, a, stats, detach_stats, eps):
-        groups = stat_groups(x, stats)
         if torch.compiler.is_compiling():
-            name, fwd = "eager", kernels.eager_forward
+            name, (y, xs, mu, rstd) = "eager", kernels.eager.forward(x, stats, alpha, z, a, eps)
         else:
-            name, fwd, _ = kernels.get_kernel(x)
-        xd = _dense_groups(x, stats)
-        if name == "cpp":  # the C++ kernel takes Python floats
-            y, mu, rstd = fwd(xd, groups, alpha.item(), z.item(), None if a is None else a.item(), eps)
-        else:
-            y, mu, rstd = fwd(xd, groups, alpha, z, a, eps)
-        if xd is not x and x.dim() in (4, 5):  # hand back the caller's memory format
-            y = y.contiguous(memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
-        ctx.save_for_backward(xd, mu, rstd, alpha, z, a)
-        ctx.kernel, ctx.detach_stats = name, detach_stats
+            name, (y, xs, mu, rstd) = kernels.forward(x, stats, alpha, z, a, eps)
+        ctx.save_for_backward(xs, mu, rstd, alpha, z, a)
+        ctx.kernel, ctx.stats, ctx.detach_stats = name, stats, detach_stats
         return y
 
     @staticmethod
     def backward(ctx, gy):
         x, mu, rstd, alpha, z, a = ctx.saved_tensors
-        bwd = kernels.KERNELS[ctx.kernel][1]
-        if ctx.kernel == "cpp":
-            scalars = (alpha.item(), z.item(), None if a is None else a.item())
-        else:
-            scalars, gy = (alpha, z, a), gy.reshape(x.shape)
-        gx, g_alpha, g_z, g_a = bwd(gy, x, mu, rstd, *scalars, ctx.detach_stats)
+        gx, g_alpha, g_z, g_a = kernels.backward(ctx.kernel, gy, x, mu, rstd, ctx.stats, alpha, z, a,
+                                                 ctx.detach_stats)
         need = ctx.needs_input_grad
-        return (gx.reshape(gy.shape) if need[0] else None,
+        return (gx if need[0] else None,
                 g_alpha.to(alpha.dtype) if need[1] else None,
                 g_z.to(z.dtype) if need[2] else None,
                 g_a.to(a.dtype) if a is not None and need[3] else None,
@@ -144,6 +102,7 @@ def _as_param(v, ref: torch.Tensor) -> torch.Tensor:
 def ash(x: torch.Tensor, alpha=1.0, z=0.0, *, stats: str = "sample", detach_stats: bool = False,
         hard: bool = False, eps: float = 1e-5) -> torch.Tensor:
     """Fused ASH, x * sigmoid(2 alpha (x - mu - z sigma)); saves only x and 2 floats per group."""
+    check_stats(x, stats)
     if hard:
         return ash_hard(x, z, stats=stats, eps=eps)
     return _FusedASH.apply(x, _as_param(alpha, x), _as_param(z, x), None, stats, detach_stats, eps)
@@ -152,6 +111,7 @@ def ash(x: torch.Tensor, alpha=1.0, z=0.0, *, stats: str = "sample", detach_stat
 def lash(x: torch.Tensor, alpha=1.0, z=0.0, a=0.01, *, stats: str = "sample", detach_stats: bool = False,
          hard: bool = False, eps: float = 1e-5) -> torch.Tensor:
     """Fused L-ASH, s x + a (1 - s) x with s = sigmoid(2 alpha (x - mu - z sigma))."""
+    check_stats(x, stats)
     if hard:
         return ash_hard(x, z, a, stats=stats, eps=eps)
     return _FusedASH.apply(x, _as_param(alpha, x), _as_param(z, x), _as_param(a, x), stats, detach_stats, eps)

@@ -35,7 +35,7 @@ class ASHBase(nn.Module):
         super().__init__()
         del inplace  # accepted so that timm's act_layer(inplace=True) works; ASH is never in place
         if stats not in AF.STATS_MODES:
-            raise ValueError(f"stats={stats!r} is not valid; use stats='sample' or stats='channel'")
+            raise ValueError(f"stats={stats!r} is not valid; use stats='sample', 'channel' or 'token'")
         if not eps > 0:
             raise ValueError(f"eps={eps!r} must be > 0 (it keeps sigma > 0 on constant maps); use eps=1e-5")
         alpha = _check_alpha(alpha)

@@ -153,28 +153,40 @@ void backward_impl(const T* gy, const T* x, const double* mu, const double* rstd
 
 }  // namespace
 
-std::vector<at::Tensor> ash_forward(at::Tensor x, int64_t groups, double alpha, double z, double a,
-                                    double eps) {
+// alpha, z and a are 0-dim tensors (a undefined for ASH): read here, not by Python's .item().
+std::vector<at::Tensor> ash_forward(at::Tensor x, int64_t groups, at::Tensor alpha_t, at::Tensor z_t,
+                                    c10::optional<at::Tensor> a_t, double eps) {
   TORCH_CHECK(x.device().is_cpu(), "ash_cpu: CPU tensors only");
-  const int64_t G = groups, M = x.numel() / std::max<int64_t>(groups, 1);
-  auto y = at::empty_like(x);
-  auto opts = x.options().dtype(at::kDouble);
+  const double alpha = alpha_t.item<double>(), z = z_t.item<double>();
+  const double a = a_t.has_value() ? a_t->item<double>() : 0.0;
+  const bool low = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
+  at::Tensor xc = low ? x.to(at::kFloat) : x;
+  const int64_t G = groups, M = xc.numel() / std::max<int64_t>(groups, 1);
+  auto y = at::empty_like(xc);
+  auto opts = xc.options().dtype(at::kDouble);
   auto mu = at::empty({G}, opts), rstd = at::empty({G}, opts);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ash_forward", [&] {
-    forward_impl<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), mu.data_ptr<double>(),
+  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "ash_forward", [&] {
+    forward_impl<scalar_t>(xc.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), mu.data_ptr<double>(),
                            rstd.data_ptr<double>(), G, M, alpha, z, a, eps);
   });
-  return {y, mu, rstd};
+  return {low ? y.to(x.scalar_type()) : y, mu, rstd};
 }
 
 std::vector<at::Tensor> ash_backward(at::Tensor gy, at::Tensor x, at::Tensor mu, at::Tensor rstd,
-                                     double alpha, double z, double a, bool detach_stats) {
-  // Returns gx and the gradients of alpha, z and a (0-dim tensors in x's dtype).
-  const int64_t G = mu.numel(), M = x.numel() / std::max<int64_t>(G, 1);
-  auto gx = at::empty_like(x);
+                                     at::Tensor alpha_t, at::Tensor z_t, c10::optional<at::Tensor> a_t,
+                                     bool detach_stats) {
+  // Returns gx and the gradients of alpha, z and a (0-dim tensors in alpha's dtype).
+  const double alpha = alpha_t.item<double>(), z = z_t.item<double>();
+  const double a = a_t.has_value() ? a_t->item<double>() : 0.0;
+  const bool low = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
+  at::Tensor xc = low ? x.to(at::kFloat) : x;
+  at::Tensor gc = (gy.scalar_type() != xc.scalar_type() || gy.strides() != xc.strides())
+                      ? at::empty_like(xc).copy_(gy) : gy;
+  const int64_t G = mu.numel(), M = xc.numel() / std::max<int64_t>(G, 1);
+  auto gx = at::empty_like(xc);
   std::vector<double> sums(3 * G);
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ash_backward", [&] {
-    backward_impl<scalar_t>(gy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), mu.data_ptr<double>(),
+  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "ash_backward", [&] {
+    backward_impl<scalar_t>(gc.data_ptr<scalar_t>(), xc.data_ptr<scalar_t>(), mu.data_ptr<double>(),
                             rstd.data_ptr<double>(), gx.data_ptr<scalar_t>(), sums.data(), G, M, alpha, z, a,
                             detach_stats);
   });
@@ -185,6 +197,7 @@ std::vector<at::Tensor> ash_backward(at::Tensor gy, at::Tensor x, at::Tensor mu,
     ga += sums[3 * g + 1];
     gl += sums[3 * g + 2];
   }
-  auto opts = x.options();
-  return {gx, at::scalar_tensor(2.0 * ga, opts), at::scalar_tensor(-2.0 * alpha * gz, opts), at::scalar_tensor(gl, opts)};
+  auto opts = alpha_t.options();
+  return {low ? gx.to(x.scalar_type()) : gx, at::scalar_tensor(2.0 * ga, opts),
+          at::scalar_tensor(-2.0 * alpha * gz, opts), at::scalar_tensor(gl, opts)};
 }
