@@ -5,7 +5,7 @@
     print(ash.swap_activations(model, "ash"))     # every ReLU call site -> its own ASH
 """
 
-from .functional import ash_naive, lash_naive
+from .functional import ash_naive, lash_naive, threshold
 from .kernels import set_kernel
 from .modules import ASH, FASH, LASH
 from .percentile import k_from_z, z_from_k
@@ -14,6 +14,6 @@ from .swap import SwapReport, ash_parameters, swap_activations
 
 __all__ = [
     "ASH", "LASH", "FASH", "z_from_k", "k_from_z", "build_activation", "get_act_layer", "activation_names",
-    "swap_activations", "SwapReport", "ash_parameters", "ash_naive", "lash_naive", "set_kernel",
+    "swap_activations", "SwapReport", "ash_parameters", "ash_naive", "lash_naive", "threshold", "set_kernel",
 ]
 __version__ = "0.1.0"
