@@ -33,10 +33,26 @@ def supports(x: torch.Tensor) -> bool:
 
 
 @triton.jit
+def _group_base(g, n_inner, s_outer, s_inner):
+    """Offset of group g's first element: (outer index, inner index) = divmod(g, n_inner)."""
+    return (g // n_inner).to(tl.int64) * s_outer + (g % n_inner).to(tl.int64) * s_inner
+
+
+@triton.jit
+def _slopes(a_ptr, HAS_A: tl.constexpr):
+    """(A, B) of y = x (A + B s): (0, 1) for ASH, (a, 1 - a) for L-ASH."""
+    if HAS_A:
+        A = tl.load(a_ptr).to(tl.float32)
+    else:
+        A = tl.zeros((), tl.float32)
+    return A, 1.0 - A
+
+
+@triton.jit
 def _stats_kernel(x_ptr, part_ptr, M, n_inner, s_outer, s_inner, s_m, S, TILES, BLOCK: tl.constexpr):
     g = tl.program_id(0)
     c = tl.program_id(1)
-    base = (g // n_inner).to(tl.int64) * s_outer + (g % n_inner).to(tl.int64) * s_inner
+    base = _group_base(g, n_inner, s_outer, s_inner)
     cnt = tl.zeros((), tl.float32)
     mean = tl.zeros((), tl.float32)
     m2 = tl.zeros((), tl.float32)
@@ -64,7 +80,7 @@ def _forward_kernel(x_ptr, y_ptr, part_ptr, mu_ptr, rstd_ptr, alpha_ptr, z_ptr, 
                     s_inner, s_m, S, TILES, eps, HAS_A: tl.constexpr, BLOCK: tl.constexpr, SP: tl.constexpr):
     g = tl.program_id(0)
     c = tl.program_id(1)
-    base = (g // n_inner).to(tl.int64) * s_outer + (g % n_inner).to(tl.int64) * s_inner
+    base = _group_base(g, n_inner, s_outer, s_inner)
     j = tl.arange(0, SP)
     jm = j < S
     p = part_ptr + (g * S + j) * 3
@@ -81,11 +97,7 @@ def _forward_kernel(x_ptr, y_ptr, part_ptr, mu_ptr, rstd_ptr, alpha_ptr, z_ptr, 
         tl.store(rstd_ptr + g, rstd)
     alpha = tl.load(alpha_ptr).to(tl.float32)
     th = mu + tl.load(z_ptr).to(tl.float32) / rstd
-    if HAS_A:
-        A = tl.load(a_ptr).to(tl.float32)
-    else:
-        A = 0.0
-    B = 1.0 - A
+    A, B = _slopes(a_ptr, HAS_A)
     for t in range(0, TILES):
         idx = (c * TILES + t) * BLOCK + tl.arange(0, BLOCK)
         mask = idx < M
@@ -100,14 +112,10 @@ def _backward_sums_kernel(x_ptr, gy_ptr, mu_ptr, rstd_ptr, alpha_ptr, z_ptr, a_p
                           s_inner, s_m, S, TILES, HAS_A: tl.constexpr, BLOCK: tl.constexpr):
     g = tl.program_id(0)
     c = tl.program_id(1)
-    base = (g // n_inner).to(tl.int64) * s_outer + (g % n_inner).to(tl.int64) * s_inner
+    base = _group_base(g, n_inner, s_outer, s_inner)
     alpha = tl.load(alpha_ptr).to(tl.float32)
     th = tl.load(mu_ptr + g) + tl.load(z_ptr).to(tl.float32) / tl.load(rstd_ptr + g)
-    if HAS_A:
-        A = tl.load(a_ptr).to(tl.float32)
-    else:
-        A = 0.0
-    B = 1.0 - A
+    A, B = _slopes(a_ptr, HAS_A)
     u = tl.zeros((BLOCK,), tl.float32)
     ud = tl.zeros((BLOCK,), tl.float32)
     ua = tl.zeros((BLOCK,), tl.float32)
@@ -136,7 +144,7 @@ def _backward_kernel(x_ptr, gy_ptr, gx_ptr, mu_ptr, rstd_ptr, alpha_ptr, z_ptr, 
                      BLOCK: tl.constexpr, SP: tl.constexpr):
     g = tl.program_id(0)
     c = tl.program_id(1)
-    base = (g // n_inner).to(tl.int64) * s_outer + (g % n_inner).to(tl.int64) * s_inner
+    base = _group_base(g, n_inner, s_outer, s_inner)
     j = tl.arange(0, SP)
     jm = j < S
     p = part_ptr + (g * S + j) * 3
@@ -150,11 +158,7 @@ def _backward_kernel(x_ptr, gy_ptr, gx_ptr, mu_ptr, rstd_ptr, alpha_ptr, z_ptr, 
         tl.store(gpar_ptr + g * 3 + 1, -2.0 * alpha * U / rstd)
         tl.store(gpar_ptr + g * 3 + 2, tl.sum(tl.load(p + 2, mask=jm, other=0.0), 0))
     th = mu + z / rstd
-    if HAS_A:
-        A = tl.load(a_ptr).to(tl.float32)
-    else:
-        A = 0.0
-    B = 1.0 - A
+    A, B = _slopes(a_ptr, HAS_A)
     # dL/dtheta = -2 alpha U spreads over x through mu (1/M) and sigma ((x - mu) rstd / M)
     k = -2.0 * alpha * U / M
     for t in range(0, TILES):
