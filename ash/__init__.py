@@ -10,10 +10,11 @@ from .kernels import set_kernel
 from .modules import ASH, FASH, LASH
 from .percentile import k_from_z, z_from_k
 from .registry import activation_names, build_activation, get_act_layer
-from .swap import SwapReport, ash_parameters, swap_activations
+from .parameters import ash_parameters, layer_order
+from .swap import SwapReport, swap_activations
 
 __all__ = [
     "ASH", "LASH", "FASH", "z_from_k", "k_from_z", "build_activation", "get_act_layer", "activation_names",
-    "swap_activations", "SwapReport", "ash_parameters", "ash_naive", "lash_naive", "threshold", "set_kernel",
+    "swap_activations", "SwapReport", "ash_parameters", "layer_order", "ash_naive", "lash_naive", "threshold", "set_kernel",
 ]
 __version__ = "0.1.0"
