@@ -119,6 +119,9 @@ def swap_activations(model: nn.Module, name_or_factory: str | Callable[..., nn.M
             _match_device(new, child)
             attr = cname if i == 0 else f"{cname}_site{i}"
             setattr(parent, attr, new)
+            if attr == "activation" and hasattr(parent, "activation_relu_or_gelu"):
+                # nn.Transformer*Layer's inference fast path runs its own relu/gelu, not self.activation
+                parent.activation_relu_or_gelu = 0
             new_paths.append(f"{ppath}.{attr}" if ppath else attr)
         rows.append(SwapRow(path, type(child).__name__, type(new).__name__, n, new_paths, note))
 

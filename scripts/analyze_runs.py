@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 import ash  # noqa: E402
-from ash.functional import _naive_theta  # noqa: E402
+from ash.functional import threshold  # noqa: E402
 from ash.modules import ASHBase  # noqa: E402
 from runlib import Run, common_args, experiments_of, find_runs, report_skipped  # noqa: E402
 from tasks.common.registry import load_task  # noqa: E402
@@ -61,7 +61,7 @@ def ash_keep(module: torch.nn.Module, batches: list) -> tuple[list[dict], dict]:
     def hook(path: str):
         def record(mod: ASHBase, inputs, output):
             x = inputs[0].float()
-            theta = _naive_theta(x, mod.z.detach(), mod.stats, False, mod.eps)
+            theta = threshold(x, mod.z.detach(), mod.stats, mod.eps)
             kept[path][0] += float((x > theta).float().sum())
             kept[path][1] += x.numel()
             if x.dim() == 4 and path not in maps:
