@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench figures clean-venv
+.PHONY: install demo test test-slow bench gpu-check figures clean-venv
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_activations.py
+
+gpu-check:  ## on a CUDA machine: every kernel against the reference, timings -> results/bench/gpu.md (torch + triton only, no install)
+	$(PY) scripts/gpu_check.py
 
 clean-venv:
 	rm -rf $(VENV)

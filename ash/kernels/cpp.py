@@ -39,12 +39,12 @@ def load():
 
 
 def _build():
-    from torch.utils.cpp_extension import load_inline
-
     ext_log = logging.getLogger("torch.utils.cpp_extension")
     level = ext_log.level
     ext_log.setLevel(logging.ERROR)  # its "No CUDA runtime is found" is noise for a CPU-only kernel
     try:
+        from torch.utils.cpp_extension import load_inline
+
         src = Path(__file__).with_name("ash_cpu.cpp").read_text()
         # -march=native: so the cache key holds the CPU as well as the source and torch version.
         tag = f"{src}{platform.processor()}{_cpu_flags()}{torch.__version__}"
