@@ -201,12 +201,15 @@ def main() -> None:
     torch.manual_seed(0)
     rounds, steps = (5, 1) if args.quick else (30, 3)
     t_start = time.time()
+    load = os.getloadavg()
     kernel = kernels.kernel_name(torch.randn(2, 2))
     lines = [
         "# Activation benchmark",
         "",
         f"torch {torch.__version__}, CPU `{_cpu_name()}`, 1 thread, float32; fused kernel: `{kernel}`; "
-        f"{'quick run, ' if args.quick else ''}best of {rounds} interleaved rounds. Made by `scripts/bench_activations.py`.",
+        f"{'quick run, ' if args.quick else ''}best of {rounds} interleaved rounds; load average at the start "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min) on {os.cpu_count()} cores. "
+        "Made by `scripts/bench_activations.py`.",
         "",
         "## Per-op time (ratio to SiLU in the same run) and bytes saved for backward (ratio to the input)",
         "",
