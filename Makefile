@@ -25,6 +25,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_activations.py
+	$(BIN)/python scripts/bench_harness.py
 
 clean-venv:
 	rm -rf $(VENV)
