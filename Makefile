@@ -25,6 +25,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_activations.py
+	$(BIN)/python scripts/bench_harness.py
 
 gpu-check:  ## on a CUDA machine: every kernel against the reference, timings -> results/bench/gpu.md (torch + triton only, no install)
 	$(PY) scripts/gpu_check.py

@@ -25,11 +25,12 @@ from omegaconf import OmegaConf  # noqa: E402
 import ash  # noqa: E402
 from ash.functional import threshold  # noqa: E402
 from ash.modules import ASHBase  # noqa: E402
-from runlib import Run, common_args, experiments_of, find_runs, report_skipped  # noqa: E402
+from cli import common_args, experiments_of  # noqa: E402
+from run_discovery import Run, find_runs, report_skipped  # noqa: E402
 from tasks.common.registry import load_task  # noqa: E402
-from tasks.common.results import write_json  # noqa: E402
+from tasks.common.run_record import ANALYSIS, CHECKPOINTS, CONFIG, RunRecord  # noqa: E402
 
-CKPT = Path("checkpoints") / "last.ckpt"
+CKPT = Path(CHECKPOINTS) / "last.ckpt"
 
 
 def load_run(run: Run) -> tuple[torch.nn.Module, object]:
@@ -110,27 +111,28 @@ def analyze(run: Run, n_batches: int, n_cam: int) -> list[Path]:
     module, datamodule = load_run(run)
     loader = datamodule.val_dataloader()
     batches = [b for _, b in zip(range(n_batches), loader)]
-    out_dir = run.folder / "analysis"
-    out_dir.mkdir(exist_ok=True)
+    record = RunRecord(run.folder)
     written = []
     if any(isinstance(m, ASHBase) for m in module.modules()):
         rows, maps = ash_keep(module, batches)
-        write_json(out_dir / "ash_keep.json", {"batches": len(batches), "layers": rows})
+        written.append(record.write_json(f"{ANALYSIS}/ash_keep.json", {"batches": len(batches), "layers": rows}))
         arrays = {"input": _images(batches[0])[0].float().numpy()}
         for name, (path, array) in maps.items():
             arrays[name], arrays[f"{name}_path"] = array, np.array(path)
-        np.savez_compressed(out_dir / "ash_maps.npz", **arrays)
-        written += [out_dir / "ash_keep.json", out_dir / "ash_maps.npz"]
+        written.append(record.write_file(f"{ANALYSIS}/ash_maps.npz", lambda tmp: _save_npz(tmp, arrays)))
     if run.task == "cls":
         images, labels = (torch.cat(t) for t in zip(*[(b[0], b[1]) for b in batches]))
         result = gradcam(module, images[:n_cam], labels[:n_cam])
-        np.savez_compressed(out_dir / "gradcam.npz", **result)
-        write_json(out_dir / "gradcam.json", {"n": int(len(result["labels"])),
-                                              "mass_on_ink": float(result["mass_on_ink"].mean()),
-                                              "ink_share": float(result["ink_share"].mean()),
-                                              "target_layer": "last Conv2d"})
-        written += [out_dir / "gradcam.npz", out_dir / "gradcam.json"]
+        written.append(record.write_file(f"{ANALYSIS}/gradcam.npz", lambda tmp: _save_npz(tmp, result)))
+        written.append(record.write_json(f"{ANALYSIS}/gradcam.json", {
+            "n": int(len(result["labels"])), "mass_on_ink": float(result["mass_on_ink"].mean()),
+            "ink_share": float(result["ink_share"].mean()), "target_layer": "last Conv2d"}))
     return written
+
+
+def _save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would add .npz to a temporary name
+        np.savez_compressed(f, **arrays)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--acts", nargs="+", default=None, help="only these activations")
     parser.add_argument("--force", action="store_true", help="recompute existing artefacts")
     args = parser.parse_args(argv)
-    runs, skipped = find_runs(args.runs, experiments_of(args), need=("config.yaml", str(CKPT)))
+    runs, skipped = find_runs(args.runs, experiments_of(args), need=(CONFIG, str(CKPT)))
     if args.folders:
         wanted = {f.resolve() for f in args.folders}
         runs = [r for r in runs if r.folder.resolve() in wanted]
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     for run in runs:
         if args.acts and run.act not in args.acts:
             continue
-        if not args.force and (run.folder / "analysis").is_dir():
+        if not args.force and RunRecord(run.folder).path(ANALYSIS).is_dir():
             continue
         files = analyze(run, args.batches, args.cams)
         written += files

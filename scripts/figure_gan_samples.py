@@ -18,8 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from runlib import FIGURES, RUNS, RunRef, act_label as label, find_runs as find_complete, lowest_seed_last, \
-    report_skipped, save_figure  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from palette import act_label as label  # noqa: E402
+from run_discovery import FIGURES, RUNS, RunRef, find_runs as find_complete, lowest_seed_last, report_skipped  # noqa: E402
+from tasks.common.run_record import SAMPLES  # noqa: E402
 
 FIGURE = "fig_s6_gan_samples"
 DEFAULT_ACTS = ("relu", "swish", "ash")
@@ -56,7 +58,7 @@ def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[GanRun], li
     kids: dict[Path, float | None] = {}
 
     def check(folder: Path, summary: dict) -> str:
-        grids[folder], problem = read_grids(folder / "samples")
+        grids[folder], problem = read_grids(folder / SAMPLES)
         kid = (summary.get("final") or {}).get("val/proxy_kid")
         kids[folder] = float(kid) if isinstance(kid, (int, float)) else None
         return problem

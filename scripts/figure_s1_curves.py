@@ -12,9 +12,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 
-from runlib import (METRIC_LABELS, TASK_LABELS, TASK_METRIC, Run, act_color, act_label, act_order,  # noqa: E402
-                    common_args, experiments_of, find_runs, mean_std_curve, newest_per_seed, report_skipped,
-                    save_figure)
+from cli import common_args, experiments_of  # noqa: E402
+from curves import mean_std_curve  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from palette import METRIC_LABELS, TASK_LABELS, act_color, act_label, act_order  # noqa: E402
+from run_discovery import Run, find_runs, newest_per_seed, report_skipped, task_monitors  # noqa: E402
 
 EXPERIMENTS = ["fig_s1_cls", "fig_s1_seg", "fig_s1_det"]
 S1_ACTS = ["relu", "lrelu", "prelu", "elu", "softplus", "gelu", "swish", "selu", "ash"]
@@ -38,15 +40,16 @@ def draw_panel(ax: plt.Axes, runs: list[Run], column: str, acts: list[str]) -> N
 
 
 def draw(runs: list[Run], out: Path, acts: list[str]) -> list[Path]:
-    """Rows = tasks present, columns = training loss and the task's validation metric."""
+    """Rows = tasks present, columns = training loss and the task's monitored metric (from its summaries)."""
     tasks = [t for t in TASKS if any(r.task == t for r in runs)]
+    monitors = task_monitors(runs)
     fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.2 * len(tasks) + 0.6), squeeze=False)
     for row, task in enumerate(tasks):
         task_runs = [r for r in runs if r.task == task]
         models = sorted({r.model for r in task_runs})
         counts = sorted({len({(r.model, r.seed) for r in task_runs if r.act == act}) for act in acts} - {0})
         n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-        for col, column in enumerate(["train/loss", TASK_METRIC[task]]):
+        for col, column in enumerate(["train/loss", monitors[task]]):
             ax = axes[row][col]
             draw_panel(ax, task_runs, column, acts)
             ax.set_title(f"{TASK_LABELS[task]}: {METRIC_LABELS.get(column, column)} (n={n} per activation)\n"

@@ -13,12 +13,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from runlib import (Run, act_label, common_args, experiments_of, find_runs, lowest_seed_last,  # noqa: E402
-                    report_skipped, save_figure)
+from cli import common_args, experiments_of  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from palette import act_label  # noqa: E402
+from run_discovery import Run, find_runs, lowest_seed_last, report_skipped  # noqa: E402
+from tasks.common.run_record import ANALYSIS, CONFIG  # noqa: E402
 
 ACTS = ["relu", "ash", "swish"]
 MODELS = ["resnet164", "densenet100_12"]
-ARTEFACT = Path("analysis") / "gradcam.npz"
+ARTEFACT = Path(ANALYSIS) / "gradcam.npz"
 
 
 def _has_cam(folder: Path, summary: dict) -> str:
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--seed", type=int, help="seed (default: the lowest)")
     parser.add_argument("--images", type=int, default=4, help="rows per model")
     args = parser.parse_args(argv)
-    runs, skipped = find_runs(args.runs, experiments_of(args), task="cls", need=("config.yaml",), check=_has_cam)
+    runs, skipped = find_runs(args.runs, experiments_of(args), task="cls", need=(CONFIG,), check=_has_cam)
     report_skipped([s for s in skipped if "/cls-" in s and any(f"-{a}-" in s for a in ACTS)])
     chosen = pick(runs, args.models, args.seed)
     if not chosen:

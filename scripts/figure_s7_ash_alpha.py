@@ -13,24 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from runlib import FIGURES, save_figure  # noqa: E402
+from ash_curves import ash_curve, hard_curve, swish_gap  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from run_discovery import FIGURES  # noqa: E402
 
 ALPHAS = (0.25, 0.5, 1.0, 2.0, 5.0, 20.0)
-
-
-def ash_curve(x: np.ndarray, alpha: float, theta: float) -> np.ndarray:
-    """Eq. A4 with a fixed threshold theta."""
-    return x / (1.0 + np.exp(-2.0 * alpha * (x - theta)))
-
-
-def hard_curve(x: np.ndarray, theta: float) -> np.ndarray:
-    """Eq. A2: x H(x - theta)."""
-    return x * (x > theta)
-
-
-def swish_gap(x: np.ndarray) -> float:
-    """max |ASH(alpha=0.5, theta=0) - Swish| on x: ASH contains Swish as a special case."""
-    return float(np.max(np.abs(ash_curve(x, 0.5, 0.0) - x / (1.0 + np.exp(-x)))))
 
 
 def draw(out: Path, thetas: tuple[float, ...] = (0.0, 1.0)) -> list[Path]:

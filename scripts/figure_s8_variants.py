@@ -16,8 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from runlib import (TASK_LABELS, Run, act_color, act_label, common_args, experiments_of, find_runs,  # noqa: E402
-                    newest_per_seed, progress_curve, report_skipped, save_figure)
+from cli import common_args, experiments_of  # noqa: E402
+from curves import progress_curve  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from palette import TASK_LABELS, act_color, act_label  # noqa: E402
+from run_discovery import Run, find_runs, newest_per_seed, report_skipped  # noqa: E402
 
 VARIANTS = ["ash", "lash", "fash10", "fash50", "fash90"]
 EXPERIMENTS = ["fig_s8_variants", "fig_s1_cls", "fig_s1_seg", "fig_s1_det"]

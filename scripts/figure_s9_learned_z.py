@@ -14,8 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from runlib import (TASK_LABELS, Run, common_args, experiments_of, find_runs, read_keep, report_skipped,  # noqa: E402
-                    save_figure)
+from cli import common_args, experiments_of  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from palette import TASK_LABELS  # noqa: E402
+from run_discovery import Run, find_runs, read_keep, report_skipped  # noqa: E402
+from tasks.common.run_record import ANALYSIS  # noqa: E402
 
 TASK_COLORS = {"cls": "#1f77b4", "seg": "#2ca02c", "det": "#d62728", "gan": "#9467bd"}
 
@@ -29,7 +32,7 @@ def layers_of(run: Run) -> list[dict]:
 
 def draw(runs: list[Run], out: Path) -> list[Path]:
     """Three panels of parameters, plus two activation maps when an artefact has them."""
-    maps_run = next((r for r in runs if (r.folder / "analysis" / "ash_maps.npz").is_file()), None)
+    maps_run = next((r for r in runs if (r.folder / ANALYSIS / "ash_maps.npz").is_file()), None)
     ncols = 3 + (2 if maps_run else 0)
     fig, axes = plt.subplots(1, ncols, figsize=(4 * ncols, 3.8), squeeze=False)
     ax_z, ax_k, ax_m = axes[0][:3]
@@ -59,7 +62,7 @@ def draw(runs: list[Run], out: Path) -> list[Path]:
     ax_z.legend(fontsize=7)
     ax_m.legend(fontsize=7, loc="lower right")
     if maps_run:
-        with np.load(maps_run.folder / "analysis" / "ash_maps.npz") as arrays:
+        with np.load(maps_run.folder / ANALYSIS / "ash_maps.npz") as arrays:
             for ax, name in zip(axes[0][3:], ("shallow", "deep")):
                 if name in arrays:
                     ax.imshow(arrays[name], cmap="magma")

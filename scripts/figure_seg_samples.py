@@ -18,8 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from runlib import FIGURES as FIGURES_DIR, RUNS, RunRef, act_label, act_order, find_runs as find_complete, \
-    lowest_seed_last, report_skipped, save_figure  # noqa: E402
+from figure_files import save_figure  # noqa: E402
+from palette import act_label, act_order  # noqa: E402
+from run_discovery import FIGURES as FIGURES_DIR, RUNS, RunRef, find_runs as find_complete, lowest_seed_last, \
+    report_skipped  # noqa: E402
+from tasks.common.run_record import SAMPLES  # noqa: E402
 
 FIGURES = {"unet": "fig_s3_unet", "deeplabv3p": "fig_s4_deeplabv3p", "efficientnet": "fig_s5_efficientnet"}
 KINDS = ("input", "target", "pred")
@@ -61,7 +64,7 @@ def find_runs(runs_root: Path, experiment: str | None) -> tuple[list[Run], list[
     indices: dict[Path, set[int]] = {}
 
     def check(folder: Path, summary: dict) -> str:
-        indices[folder], problem = sample_indices(folder / "samples")
+        indices[folder], problem = sample_indices(folder / SAMPLES)
         return problem
 
     complete, skipped = find_complete(runs_root, experiment, task="seg", need=(), check=check)
@@ -101,14 +104,14 @@ def draw(model: str, by_act: dict[str, Run], out_dir: Path, max_samples: int) ->
     if not indices:
         print(f"{model}: the runs share no sample index; skipped", file=sys.stderr)
         return []
-    first = by_act[acts[0]].folder / "samples"
+    first = by_act[acts[0]].folder / SAMPLES
     titles = ["Input", "Ground truth"] + [
         act_label(a) + (f"\nmIoU {by_act[a].miou:.3f}" if by_act[a].miou is not None else "") for a in acts]
     cols = len(titles)
     fig, axes = plt.subplots(len(indices), cols, figsize=(1.7 * cols, 1.7 * len(indices) + 0.4), squeeze=False)
     for row, index in enumerate(indices):
         paths = [first / f"{index:05d}_input.png", first / f"{index:05d}_target.png"]
-        paths += [by_act[a].folder / "samples" / f"{index:05d}_pred.png" for a in acts]
+        paths += [by_act[a].folder / SAMPLES / f"{index:05d}_pred.png" for a in acts]
         for col, path in enumerate(paths):
             ax = axes[row][col]
             with Image.open(path) as image:

@@ -22,8 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from runlib import (Run, act_order, bootstrap_ci, common_args, epochs_to_90, experiments_of,  # noqa: E402
-                    find_runs, metric_series, newest_per_seed, read_keep, report_skipped)
+from cli import common_args, experiments_of  # noqa: E402
+from curves import epochs_to_90, metric_series  # noqa: E402
+from paired_stats import bootstrap_ci  # noqa: E402
+from palette import act_order  # noqa: E402
+from run_discovery import Run, find_runs, newest_per_seed, read_keep, report_skipped  # noqa: E402
+from tasks.common.run_record import ANALYSIS  # noqa: E402
 
 EXPERIMENTS = ["fig_s1_cls", "fig_s1_seg", "fig_s1_det", "fig_s6_gan", "fig_s8_variants"]
 METRICS = {"cls": ["val/acc", "val/loss"], "seg": ["val/miou", "val/loss"],
@@ -47,7 +51,7 @@ def run_values(runs: list[Run]) -> pd.DataFrame:
                 best = final
             rows.append({"experiment": run.experiment, "task": run.task, "data": run.data, "model": run.model,
                          "act": run.act, "seed": run.seed, "metric": metric, "final": float(final),
-                         "best": float(best), "epochs_to_90": epochs_to_90(series, metric),
+                         "best": float(best), "epochs_to_90": epochs_to_90(series, metric, run.mode(metric)),
                          "drop": float(best) - float(final), "folder": run.folder.name})
     return pd.DataFrame(rows)
 
@@ -126,7 +130,7 @@ def gradcam_table(runs: list[Run]) -> pd.DataFrame:
     """Per cls run with a Grad-CAM artefact: share of CAM mass on ink and the ink's share of the image."""
     rows = []
     for run in runs:
-        path = run.folder / "analysis" / "gradcam.json"
+        path = run.folder / ANALYSIS / "gradcam.json"
         if run.task != "cls" or not path.is_file():
             continue
         try:

@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from runlib import ROOT, TABLES, TASK_METRIC as PRIMARY, bootstrap_ci  # noqa: E402
-from figure_s7_ash_alpha import swish_gap  # noqa: E402
+from ash_curves import swish_gap  # noqa: E402
+from paired_stats import bootstrap_ci  # noqa: E402
+from run_discovery import ROOT, RUNS, TABLES, find_runs, task_monitors  # noqa: E402
 
 EQUIVALENCE = 0.02  # F-ASH-50 "ReLU-like": |difference| of the final metric within 2 points
 KEEP_TOLERANCE = 5.0  # normal approximation "holds": mean |measured - nominal k| below 5 percentage points
@@ -85,9 +86,11 @@ def pick(paired: pd.DataFrame, task: str, metric: str, quantity: str, comparison
                     float(row.ci_low), float(row.ci_high))
 
 
-def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, list[Evidence], str, str]]:
+def claims(paired: pd.DataFrame, depth: pd.DataFrame,
+           primary: dict[str, str]) -> list[tuple[str, str, list[Evidence], str, str]]:
     """(claim, figure/table, evidence, verdict, note) for every claim of the appendix; a claim against two
-    baselines (ReLU and Swish) is two rows, so that a win over one and a loss to the other are both visible."""
+    baselines (ReLU and Swish) is two rows, so that a win over one and a loss to the other are both visible.
+    `primary`: task -> the metric its runs monitor (a task without runs has no rows)."""
     out = []
 
     def add(claim, where, evidence, sign, note=""):
@@ -98,7 +101,7 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, li
     for b, name in baselines:
         add(f"ASH converges earlier than {name} (fewer epochs to 90 % of the final metric)",
             "Figure S1, tables/paired_differences (epochs_to_90)",
-            [pick(paired, t, PRIMARY[t], "epochs_to_90", f"ash-{b}") for t in ("cls", "seg", "det")], -1,
+            [pick(paired, t, primary.get(t), "epochs_to_90", f"ash-{b}") for t in ("cls", "seg", "det")], -1,
             "one row per task; whole epochs, so many differences are 0")
     add("ASH converges earlier in validation loss than its variants (S8): L-ASH, F-ASH-10/50/90 need more epochs",
         "Figure S8, tables/paired_differences (val/loss epochs_to_90)",
@@ -106,9 +109,9 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, li
          for v in ("lash", "fash10", "fash50", "fash90")], +1)
     for task, name in (("cls", "classification"), ("seg", "segmentation")):
         for b, bname in baselines:
-            add(f"ASH reaches a higher final {PRIMARY[task]} than {bname} in {name}",
+            add(f"ASH reaches a higher final {primary.get(task)} than {bname} in {name}",
                 "tables/final_metrics, tables/paired_differences (final)",
-                [pick(paired, task, PRIMARY[task], "final", f"ash-{b}")], +1)
+                [pick(paired, task, primary.get(task), "final", f"ash-{b}")], +1)
     for b, bname in baselines:
         add(f"Detection: ASH gives better boxes (higher final mAP@0.5) than {bname}", "tables/paired_differences",
             [pick(paired, "det", "val/map_50", "final", f"ash-{b}")], +1)
@@ -120,7 +123,7 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame) -> list[tuple[str, str, li
     for v, name in (("fash10", "F-ASH-10"), ("fash90", "F-ASH-90")):
         add(f"{name} plateaus: higher final val loss than ASH", "Figure S8",
             [pick(paired, t, "val/loss", "final", f"{v}-ash") for t in ("cls", "seg", "det")], +1)
-    relu_like = [e for e in (pick(paired, t, PRIMARY[t], "final", "fash50-relu") for t in ("cls", "seg", "det"))
+    relu_like = [e for e in (pick(paired, t, primary.get(t), "final", "fash50-relu") for t in ("cls", "seg", "det"))
                  if e is not None and e.n >= 2 and e.lo == e.lo]
     for e in relu_like:
         e.side = side_of_equivalence(e, EQUIVALENCE)
@@ -190,13 +193,14 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", type=Path, default=TABLES, help="folder of make_tables.py's CSVs")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "CLAIMS.md")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="run folders whose summaries name each task's metric")
     args = parser.parse_args(argv)
     try:
         paired = pd.read_csv(args.tables / "paired_differences.csv")
         depth = pd.read_csv(args.tables / "ash_depth.csv")
     except (FileNotFoundError, pd.errors.EmptyDataError) as e:
         raise SystemExit(f"{e}: run python scripts/make_tables.py first.") from e
-    rows = claims(paired, depth)
+    rows = claims(paired, depth, task_monitors(find_runs(args.runs)[0]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(rows, args.tables))
     print(f"CLAIMS: {args.out} ({', '.join(f'{r[3]}' for r in rows)})")

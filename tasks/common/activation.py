@@ -1,4 +1,4 @@
-"""The config's `act` group as an activation factory: one call, one new module (one per call site)."""
+"""The config's `act` group as a model's `act_layer` (ash's factory: one call, one new module per call site)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -20,16 +20,11 @@ def act_kwargs(act_cfg: DictConfig) -> dict:
 
 
 def act_factory(act_cfg: DictConfig) -> Callable[..., nn.Module]:
-    """A factory usable as a model's `act_layer`; it ignores `inplace=` and other per-site hints."""
+    """`ash.get_act_layer` for the configured activation, checked here so a bad name or argument fails fast."""
     name, kwargs = act_cfg.name, act_kwargs(act_cfg)
     try:
-        ash.build_activation(name, **kwargs)  # fail fast on a bad name or argument
+        ash.build_activation(name, **kwargs)
     except (KeyError, ValueError, TypeError) as error:
         message = error.args[0] if error.args else str(error)
         raise ConfigError(f"act={name}: {message}") from error
-
-    def make(*_args, **_site_kwargs) -> nn.Module:
-        return ash.build_activation(name, **kwargs)
-
-    make.__name__ = f"act_{name}"
-    return make
+    return ash.get_act_layer(name, **kwargs)

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 
 from tasks.common.errors import ConfigError, DataError
-from tasks.common.resumable import ResumableDataLoader
+from tasks.common.seeded_loader import ResumableDataLoader
 
 
 def per_device_batch_size(global_batch: int, world_size: int) -> int:

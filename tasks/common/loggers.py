@@ -6,7 +6,10 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-CSV_LOGGER = {"_target_": "tasks.common.csv_logger.ContinuingCSVLogger", "name": "", "version": ""}
+from tasks.common.registry import CONFIG_DIR
+
+# The CSV logger's one definition is configs/logger/csv.yaml; it is added when a logger choice leaves it out.
+CSV_LOGGER = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "logger" / "csv.yaml"))["csv"]
 
 
 def build_loggers(logger_cfg: DictConfig | None, run_dir: Path, resume_step: int | None = None) -> list:

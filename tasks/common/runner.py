@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import warnings
 from pathlib import Path
 
@@ -20,11 +19,11 @@ from tasks.common.errors import UserError
 from tasks.common.loggers import build_loggers, finish_wandb
 from tasks.common.registry import check_combination, load_task
 from tasks.common.report import format_summary
-from tasks.common.results import (best_and_final, git_commit, library_versions, read_metrics, read_summary,
-                                  update_summary, write_config)
-from tasks.common.resumable import RngStateCheckpoint
+from tasks.common.provenance import git_commit, library_versions
+from tasks.common.rng_state import RngStateCheckpoint
 from tasks.common.resume import LAST, ResumePoint, find_resume_point
 from tasks.common.run_dir import act_label, claim_run_dir, resolve_run_dir
+from tasks.common.run_record import CHECKPOINTS, RunRecord, best_and_final, read_metrics, read_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lightning noise that says nothing about the run.
@@ -33,7 +32,7 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, monitor: str, mode: str, stats: RunStats) -> list[pl.Callback]:
     """The suite's callbacks: ASH parameters, run stats, RNG states, checkpoints, the non-finite guard."""
-    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir = run_dir / CHECKPOINTS
     every = (cfg.get("checkpoint") or {}).get("every_n_train_steps")
     callbacks = [
         AshParameterLogger(), stats, RngStateCheckpoint(), NonFiniteGuard(cfg.get("nonfinite", "stop")),
@@ -45,9 +44,13 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, monitor: str, mode: str, sta
     return callbacks + [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: int | None) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: int | None,
+                  find_unused_parameters: bool = False) -> pl.Trainer:
     """The Lightning Trainer of `cfg.trainer` with the suite's loggers and callbacks."""
     extra = {}
+    strategy = cfg.trainer.get("strategy")
+    if find_unused_parameters and strategy in ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
+        extra["strategy"] = f"{strategy}_find_unused_parameters_true"  # Lightning's registered variant
     if "SLURM_NTASKS" in os.environ and not cfg.trainer.get("plugins"):
         from lightning_fabric.plugins.environments import SLURMEnvironment
 
@@ -79,7 +82,8 @@ def run(cfg: DictConfig) -> dict:
     created_here = not run_dir.exists()  # before the loggers (wandb) create it
     stats = RunStats()
     callbacks = build_callbacks(cfg, run_dir, module.monitor, module.monitor_mode, stats)
-    trainer = build_trainer(cfg, run_dir, callbacks, point.global_step if continuing else None)
+    trainer = build_trainer(cfg, run_dir, callbacks, point.global_step if continuing else None,
+                            module.ddp_find_unused_parameters)
     datamodule.set_world_size(trainer.world_size, int(cfg.seed))
     rank_zero = trainer.is_global_zero
     if rank_zero:
@@ -93,22 +97,25 @@ def run(cfg: DictConfig) -> dict:
         trainer.save_checkpoint(run_dir / LAST)  # every rank takes part; rank 0 writes
         finish_wandb(failed=False)
         if rank_zero:
-            update_summary(run_dir, status="interrupted", error=f"SIGTERM at step {trainer.global_step}: "
-                           f"{LAST} saved; continue with resume={run_dir}")
+            RunRecord(run_dir).interrupt(f"SIGTERM at step {trainer.global_step}: "
+                                         f"{LAST} saved; continue with resume={run_dir}")
         return {"status": "interrupted", "run_dir": str(run_dir)}
     except BaseException as error:
         finish_wandb(failed=True)
         if rank_zero and created_here and isinstance(error, UserError) and trainer.global_step == 0:
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input before any training: leave no trace
         elif rank_zero:
-            status = "interrupted" if _is_ctrl_c(error) else "failed"
-            update_summary(run_dir, status=status, error=f"{type(error).__name__}: {error}")
+            record = RunRecord(run_dir)
+            if _is_ctrl_c(error):
+                record.interrupt(f"{type(error).__name__}: {error}")
+            else:
+                record.fail(error)
         raise
     finish_wandb(failed=False)
     status = "complete"
     if not rank_zero:
         return {"status": status, "run_dir": str(run_dir)}
-    summary = _final_summary(run_dir, module, trainer, stats, status)
+    summary = _final_summary(run_dir, module, trainer, stats)
     print(format_summary(summary), flush=True)
     return summary
 
@@ -127,29 +134,23 @@ def _identity(cfg: DictConfig) -> dict:
 def _start_summary(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, point: ResumePoint | None,
                    continuing: bool) -> None:
     claim_run_dir(run_dir)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    record = RunRecord(run_dir)
     if continuing:
-        resumes = list(read_summary(run_dir).get("resumes", []))
-        resumes.append({"at": started, "checkpoint": str(point.ckpt_path), "global_step": point.global_step,
-                        "git_commit": git_commit(ROOT)})  # the top-level git_commit stays the one that started it
-        update_summary(run_dir, status="running", resumes=resumes)
+        record.resume(point.ckpt_path, point.global_step, git_commit(ROOT))
         return
-    write_config(run_dir, cfg)
-    update_summary(run_dir, status="running", **_identity(cfg), run_dir=str(run_dir), started=started,
-                   git_commit=git_commit(ROOT), versions=library_versions(), world_size=trainer.world_size,
-                   initial_checkpoint=str(point.ckpt_path) if point else None)
+    record.start(cfg, _identity(cfg), git_commit(ROOT), versions=library_versions(), world_size=trainer.world_size,
+                 initial_checkpoint=str(point.ckpt_path) if point else None)
 
 
-def _final_summary(run_dir: Path, module: pl.LightningModule, trainer: pl.Trainer, stats: RunStats,
-                   status: str) -> dict:
+def _final_summary(run_dir: Path, module: pl.LightningModule, trainer: pl.Trainer, stats: RunStats) -> dict:
     metrics = read_metrics(run_dir)
-    final, best = best_and_final(metrics)
+    final, best = best_and_final(metrics, module.metric_mode)
     for key, value in trainer.callback_metrics.items():  # test/ metrics, and everything under fast_dev_run
         if key.startswith(("val/", "test/", "train/")) and (key.startswith("test/") or key not in final):
             final[key] = float(value)
     guard = next((c for c in trainer.callbacks if isinstance(c, NonFiniteGuard)), None)
-    return update_summary(
-        run_dir, status=status, epochs=int(trainer.current_epoch), global_steps=int(trainer.global_step),
-        monitor=module.monitor, final=final, best=best, ash_layers=ash.ash_parameters(module),
-        skipped_nonfinite_steps=guard.skipped if guard else 0,
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S"), **stats.summary(module.device))
+    return RunRecord(run_dir).finish(
+        epochs=int(trainer.current_epoch), global_steps=int(trainer.global_step),
+        monitor=module.monitor, monitor_mode=module.monitor_mode, final=final, best=best,
+        metric_modes={name: module.metric_mode(name) for name in best}, ash_layers=ash.ash_parameters(module),
+        skipped_nonfinite_steps=guard.skipped if guard else 0, **stats.summary(module.device))

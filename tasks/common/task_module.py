@@ -17,6 +17,10 @@ class TaskModule(pl.LightningModule):
 
     monitor: str = "val/loss"
     monitor_mode: str = "min"
+    # DDP must look for parameters without gradients at each backward (a task whose steps skip some).
+    ddp_find_unused_parameters: bool = False
+    # Metrics whose best value is the minimum: names after `<stage>/` that start with one of these.
+    lower_is_better: tuple[str, ...] = ("loss",)
     # Training values averaged per epoch through `log_train_mean` (a subclass adds its own names).
     train_mean_names: tuple[str, ...] = ("loss",)
 
@@ -26,13 +30,21 @@ class TaskModule(pl.LightningModule):
         self.save_hyperparameters({"config": OmegaConf.to_container(cfg, resolve=True)})
         self.act_layer = act_factory(cfg.act)
         self.train_means = nn.ModuleDict({name: MeanMetric() for name in self.train_mean_names})
+        self._reset_states: dict[str, dict] = {}  # metric path -> its states as reset (recorded in setup)
+
+    def metric_mode(self, metric: str) -> str:
+        """'min' or 'max': how the best value of a logged metric (e.g. val/loss) is chosen."""
+        if metric == self.monitor:
+            return self.monitor_mode
+        return "min" if metric.split("/", 1)[-1].startswith(self.lower_is_better) else "max"
 
     def setup(self, stage: str) -> None:
         # Metric states go into checkpoints, so an epoch interrupted mid-way resumes its running
         # averages (Lightning does not checkpoint its own epoch aggregation).
-        for module in self.modules():
+        for name, module in self.named_modules():
             if isinstance(module, Metric):
                 module.persistent(True)
+                self._reset_states.setdefault(name, {attr: _fresh(value) for attr, value in module.metric_state.items()})
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # At an epoch end the epoch's metrics are logged and reset only after checkpoint callbacks run:
@@ -41,11 +53,10 @@ class TaskModule(pl.LightningModule):
         if done < self.trainer.num_training_batches:
             return
         state = checkpoint["state_dict"]
-        for name, module in self.named_modules():
-            if isinstance(module, Metric):
-                for attr, default in module._defaults.items():
-                    if f"{name}.{attr}" in state:
-                        state[f"{name}.{attr}"] = default.clone() if isinstance(default, torch.Tensor) else []
+        for name, states in self._reset_states.items():
+            for attr, value in states.items():
+                if f"{name}.{attr}" in state:
+                    state[f"{name}.{attr}"] = _fresh(value)
 
     def configure_optimizers(self):
         max_epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
@@ -77,3 +88,8 @@ class TaskModule(pl.LightningModule):
             return
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, sync_dist=True,
                  prog_bar=stage != "test", batch_size=batch_size)
+
+
+def _fresh(value):
+    """A copy of a metric state as reset: a tensor's clone, an empty list for list states."""
+    return value.clone() if isinstance(value, torch.Tensor) else []

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -12,6 +11,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from tasks.common.errors import ConfigError
+from tasks.common.run_record import DETECTIONS_TEST, RunRecord
 from tasks.common.task_module import TaskModule
 from tasks.det.datasets import to_coco_results
 from tasks.det.metrics import MAP_KEYS, MAX_DETS, MatchedConfidence, mean_average_precision
@@ -111,8 +111,7 @@ class DetectionTask(TaskModule):
             dist.all_gather_object(parts, results)
             results = first_per_image(parts)
         if self.trainer.is_global_zero:
-            path = Path(self.trainer.default_root_dir) / "detections_test.json"
-            path.write_text(json.dumps(results))
+            RunRecord(self.trainer.default_root_dir).write_text(DETECTIONS_TEST, json.dumps(results))
 
 
 def first_per_image(parts: list[list[dict]]) -> list[dict]:

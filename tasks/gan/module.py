@@ -12,15 +12,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
-from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor
 
 from tasks.common.errors import ConfigError
 from tasks.common.optim import build_optimizer
-from tasks.common.results import update_summary
+from tasks.common.run_record import RunRecord
 from tasks.common.task_module import TaskModule
 from tasks.gan.models import build_dcgan
-from tasks.gan.quality import build_quality, check_fid_available, digits_classifier, proxy_kind
+from tasks.gan.proxy_classifier import digits_classifier
+from tasks.gan.quality import build_quality, check_fid_available, proxy_kind
 from tasks.gan.samples import fixed_noise, sample_epochs, sample_path, save_grid
 
 EVAL_NOISE_SEED = 10_000  # validation/test latents: the same every epoch, disjoint from the fixed grid's
@@ -28,6 +28,8 @@ EVAL_NOISE_SEED = 10_000  # validation/test latents: the same every epoch, disjo
 
 class GanTask(TaskModule):
     monitor, monitor_mode = "val/proxy_kid", "min"
+    lower_is_better = ("loss", "proxy_kid", "fid", "kid")
+    ddp_find_unused_parameters = True  # the D step leaves G without gradients
     train_mean_names = ("loss_d", "loss_g", "d_real", "d_fake")
 
     def __init__(self, cfg: DictConfig, in_chans: int, image_size: int) -> None:
@@ -58,13 +60,6 @@ class GanTask(TaskModule):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
-
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        strategy = self.trainer.strategy
-        if isinstance(strategy, DDPStrategy):
-            # The D step leaves G without gradients: DDP must look for unused parameters at each backward.
-            strategy._ddp_kwargs["find_unused_parameters"] = True
 
     def configure_optimizers(self):
         """Two optimisers from the same `optim` config: [discriminator, generator]."""
@@ -117,8 +112,9 @@ class GanTask(TaskModule):
         return save_grid(images, sample_path(self.trainer.default_root_dir, epoch))
 
     def on_fit_start(self) -> None:
-        if self.trainer.is_global_zero and (Path(self.trainer.default_root_dir) / "summary.json").exists():
-            update_summary(Path(self.trainer.default_root_dir), quality_proxy=self.proxy_info)
+        record = RunRecord(self.trainer.default_root_dir)
+        if self.trainer.is_global_zero and record.has_summary():
+            record.update(quality_proxy=self.proxy_info)
 
     def _quality_step(self, batch, batch_idx: int, stage: str) -> None:
         real = batch[0]

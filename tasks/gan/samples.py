@@ -10,7 +10,8 @@ from torch import Tensor
 from torchvision.utils import save_image
 
 from tasks.common.errors import ConfigError
-from tasks.common.results import atomic_write
+from tasks.common.atomic_io import atomic_write
+from tasks.common.run_record import SAMPLES, RunRecord
 
 GRID_PADDING = 2
 
@@ -31,7 +32,7 @@ def sample_epochs(spec: Iterable[int | str], max_epochs: int) -> set[int]:
 
 def sample_path(run_dir: Path | str, epoch: int) -> Path:
     """`<run>/samples/epoch_XXX.png` for a 1-based epoch."""
-    return Path(run_dir) / "samples" / f"epoch_{epoch:03d}.png"
+    return RunRecord(run_dir).path(f"{SAMPLES}/epoch_{epoch:03d}.png")
 
 
 def grid_nrow(n_images: int) -> int:

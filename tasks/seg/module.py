@@ -1,19 +1,15 @@
 """Semantic segmentation: pixel-wise cross-entropy (255 ignored); mIoU, pixel accuracy, per-class IoU (torchmetrics)."""
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
+from tasks.common.run_record import PER_CLASS_IOU, SAMPLES, RunRecord
 from tasks.common.task_module import TaskModule
 from tasks.seg.metrics import per_class_iou, segmentation_metrics
 from tasks.seg.models import build_model
 from tasks.seg.samples import sample_indices, write_samples
-
-PER_CLASS_FILE = "per_class_iou.csv"
 
 
 class SegmentationTask(TaskModule):
@@ -61,14 +57,9 @@ class SegmentationTask(TaskModule):
         metric.reset()
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
-        path = Path(self.trainer.default_root_dir) / PER_CLASS_FILE
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(["stage", "epoch", "class", "name", "iou"])
-            writer.writerows([stage, self.current_epoch, c, name, value]
-                             for c, (name, value) in enumerate(zip(self.class_names, iou)))
+        RunRecord(self.trainer.default_root_dir).append_rows(
+            PER_CLASS_IOU, ["stage", "epoch", "class", "name", "iou"],
+            ([stage, self.current_epoch, c, name, value] for c, (name, value) in enumerate(zip(self.class_names, iou))))
 
     def on_fit_end(self) -> None:
         """Predictions of fixed validation items with the final weights -> <run>/samples/ (rank 0)."""
@@ -78,4 +69,5 @@ class SegmentationTask(TaskModule):
         indices = sample_indices(len(dataset), int(self.cfg.task.get("num_samples", 4)))
         meta = {"data": self.cfg.data.name, "model": self.cfg.model.name, "num_classes": len(self.class_names),
                 "ignore_index": self.ignore_index, "epoch": self.current_epoch}
-        write_samples(self, dataset, Path(self.trainer.default_root_dir) / "samples", indices, self.palette, meta)
+        folder = RunRecord(self.trainer.default_root_dir).path(SAMPLES)
+        write_samples(self, dataset, folder, indices, self.palette, meta)

@@ -14,7 +14,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.utils import save_image
 
-from tasks.common.results import write_json
+from tasks.common.atomic_io import atomic_write, write_json
 from tasks.seg.transforms import pad_to_stride
 
 def sample_indices(n_items: int, n: int) -> list[int]:
@@ -34,7 +34,7 @@ def save_mask(path: Path, mask: torch.Tensor, palette: list[int]) -> None:
     """A palette PNG of class indices."""
     image = Image.fromarray(mask.to(torch.uint8).cpu().numpy(), mode="P")
     image.putpalette(palette)
-    image.save(path)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 @torch.no_grad()
@@ -56,7 +56,7 @@ def write_samples(model: torch.nn.Module, dataset: Dataset, folder: Path, indice
     try:
         for index in indices:
             image, mask = dataset[index]
-            save_image(image, sample_path(folder, index, "input"))
+            atomic_write(sample_path(folder, index, "input"), lambda tmp: save_image(image, tmp, format="PNG"))
             save_mask(sample_path(folder, index, "target"), mask, palette)
             save_mask(sample_path(folder, index, "pred"), predict(model, image, device), palette)
     finally:

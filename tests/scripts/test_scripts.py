@@ -30,12 +30,12 @@ def runs(tmp_path_factory) -> Path:
 @pytest.fixture
 def panels(monkeypatch):
     """Record the titled axes of every figure a script saves (then save it for real)."""
-    import runlib
+    import figure_files
 
     seen: list[list[str]] = []
 
     def record(module):
-        original = runlib.save_figure
+        original = figure_files.save_figure
 
         def save(fig, out):
             seen.append([ax.get_title() for ax in fig.axes if ax.get_title()])
@@ -54,33 +54,33 @@ def _png(paths: list[Path]) -> tuple[int, int]:
         return image.size
 
 
-def test_runlib_uses_complete_runs_and_names_every_skipped_folder(runs, capsys):
-    runlib = script("runlib")
-    found, skipped = runlib.find_runs(runs, "fig_s1_cls")
+def test_run_discovery_uses_complete_runs_and_names_every_skipped_folder(runs, capsys):
+    discovery, palette = script("run_discovery"), script("palette")
+    found, skipped = discovery.find_runs(runs, "fig_s1_cls")
     assert len(found) == 2 * 4 * 3
     for name, reason in SKIPPED.items():
         assert any(line.startswith(str(runs / "fig_s1_cls" / name)) and reason in line for line in skipped), name
-    runlib.report_skipped(skipped)
+    discovery.report_skipped(skipped)
     assert "3 run folder(s) skipped" in capsys.readouterr().err
-    assert [runlib.act_label(a) for a in sorted(["ash", "fash10", "relu", "lash"], key=runlib.act_order)] == [
+    assert [palette.act_label(a) for a in sorted(["ash", "fash10", "relu", "lash"], key=palette.act_order)] == [
         "ReLU", "ASH", "L-ASH", "F-ASH-10"]
 
 
 def test_lowest_seed_then_newest_repeat_wins(tmp_path):
-    runlib = script("runlib")
-    runs = [runlib.Run(tmp_path / name, {"seed": seed}) for name, seed in
+    discovery = script("run_discovery")
+    runs = [discovery.Run(tmp_path / name, {"seed": seed}) for name, seed in
             [("a-s1", 1), ("a-s0-10", 0), ("a-s0", 0), ("a-s0-2", 0)]]
-    assert runlib.lowest_seed_last(runs)[-1].folder.name == "a-s0-10"  # repeat 10 is newer than repeat 2
+    assert discovery.lowest_seed_last(runs)[-1].folder.name == "a-s0-10"  # repeat 10 is newer than repeat 2
 
 
 def test_epochs_to_90_and_bootstrap_ci_on_known_cases():
-    runlib = script("runlib")
-    assert runlib.epochs_to_90([0.5, 0.8, 0.95, 1.0], "val/acc") == 3
-    assert runlib.epochs_to_90([3.0, 2.0, 1.2, 1.0], "val/loss") == 3  # 1.2 <= 1 + 0.1 * 2
-    lo, hi = runlib.bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    curves, stats = script("curves"), script("paired_stats")
+    assert curves.epochs_to_90([0.5, 0.8, 0.95, 1.0], "val/acc") == 3
+    assert curves.epochs_to_90([3.0, 2.0, 1.2, 1.0], "val/loss") == 3  # 1.2 <= 1 + 0.1 * 2
+    lo, hi = stats.bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0])
     assert 1.5 < lo < 2.1 and 3.9 < hi < 4.5  # mean 3, standard error 0.63
-    assert runlib.bootstrap_ci([0.1, 0.1, 0.1]) == pytest.approx((0.1, 0.1))
-    assert all(v != v for v in runlib.bootstrap_ci([1.0]))
+    assert stats.bootstrap_ci([0.1, 0.1, 0.1]) == pytest.approx((0.1, 0.1))
+    assert all(v != v for v in stats.bootstrap_ci([1.0]))
 
 
 def test_figure_s1_has_loss_and_metric_panels_per_task(runs, tmp_path, panels, capsys):

@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 
 EPOCHS = 4
+# What train.py records per task in summary.json: the monitored metric and its mode.
+MONITORS = {"cls": ("val/acc", "max"), "seg": ("val/miou", "max"), "det": ("val/map_50", "max"),
+            "gan": ("val/proxy_kid", "min")}
 # Final metric per act (seed s adds 0.01 s): ASH above ReLU by exactly 0.1 in classification (a known CI).
 CLS_FINAL = {"relu": 0.80, "swish": 0.85, "ash": 0.90, "gelu": 0.82}
 SEG_FINAL = {"relu": 0.50, "swish": 0.48, "ash": 0.40}        # ASH worse: "not reproduced"
@@ -23,7 +26,7 @@ def write_run(runs: Path, experiment: str, task: str, data: str, model: str, act
     summary = {"status": status, "experiment": experiment, "task": task, "data": data, "model": model, "act": act,
                "seed": seed, "epochs": EPOCHS, "final": {k: v[-1] for k, v in metrics.items()},
                "best": {k: (min(v) if "loss" in k or "kid" in k else max(v)) for k, v in metrics.items()},
-               "ash_layers": layers}
+               "ash_layers": layers, "monitor": MONITORS[task][0], "monitor_mode": MONITORS[task][1]}
     (folder / "summary.json").write_text(json.dumps(summary))
     (folder / "config.yaml").write_text(f"task:\n  name: {task}\nseed: {seed}\n")
     lines = ["epoch,step," + ",".join(metrics)]

@@ -2,7 +2,7 @@
 import subprocess
 from pathlib import Path
 
-from tasks.common.results import git_commit
+from tasks.common.provenance import git_commit
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -8,7 +8,8 @@ import torch
 
 from tasks.common.errors import ConfigError
 from tasks.gan import quality
-from tasks.gan.quality import ClassSpread, SeededKID, check_fid_available, digits_classifier, to_uint8_rgb
+from tasks.gan.proxy_classifier import digits_classifier
+from tasks.gan.quality import ClassSpread, SeededKID, check_fid_available, to_uint8_rgb
 
 
 def test_classifier_is_trained_once_then_read_from_the_cache(gan_cache):
