@@ -142,9 +142,10 @@ def start(folder: Path, cpus: int | None = None) -> Cluster:
     if not key.exists():
         subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True, capture_output=True)
     MUNGE_SOCKET.parent.mkdir(parents=True, exist_ok=True)  # the default socket: SLURM's clients all find it
-    subprocess.run(["munged", "--force", f"--socket={MUNGE_SOCKET}", f"--pid-file={folder}/munged.pid",
-                    f"--log-file={folder}/munged.log", f"--seed-file={folder}/munge/seed", f"--key-file={key}"],
-                   check=True, capture_output=True)
+    if subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:  # else reuse the running munged
+        subprocess.run(["munged", "--force", f"--socket={MUNGE_SOCKET}", f"--pid-file={folder}/munged.pid",
+                        f"--log-file={folder}/munged.log", f"--seed-file={folder}/munge/seed", f"--key-file={key}"],
+                       check=True, capture_output=True)
     _start_database(folder, ports["db_port"])
     env = cluster.env()
     subprocess.run(["slurmdbd"], env=env, check=True, capture_output=True)
