@@ -1,11 +1,20 @@
-"""Launch paths through the real CLI: Hydra multirun, DDP on two CPU processes, wandb offline."""
+"""Launch paths through the real CLI (Hydra multirun, DDP on two CPU processes, wandb offline, two launches at
+once) and the launch identity and run-folder claim with srun's and torchrun's environment set by hand."""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from tasks.common import run_dir as rd
+from tasks.common.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
@@ -69,15 +78,6 @@ def test_submitit_local_launcher_runs_a_sweep_job_in_its_own_process(tmp_path):
 
 
 # ---- the launch identity and the run-folder claim, with srun's / torchrun's environment set by hand ----
-
-import signal  # noqa: E402
-import time  # noqa: E402
-
-import pytest  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from tasks.common import run_dir as rd  # noqa: E402
-from tasks.common.errors import ConfigError  # noqa: E402
 
 LAUNCH_VARS = ("SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID",
                "SLURM_STEP_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "RANK", "LOCAL_RANK", "NODE_RANK",
@@ -212,3 +212,20 @@ def test_a_live_run_blocks_a_second_writer_and_a_killed_one_does_not(tmp_path, l
         holder.wait()
     assert rd.claim_run_dir(cfg, folder, launch_env({}), continuing=True) == folder  # the stale lock is gone
     rd.release_run_dirs()
+
+
+def test_two_launches_of_one_config_at_the_same_moment_get_two_complete_folders(tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if k not in LAUNCH_VARS}, "ASH_ROOT": str(ROOT),
+           "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "train.py", *SHORT, f"paths.results_dir={tmp_path}/results"]
+    both = [subprocess.Popen([*args, f"hydra.run.dir={tmp_path}/hydra{i}"], cwd=ROOT, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    for process in both:
+        _, err = process.communicate(timeout=400)
+        assert process.returncode == 0, err[-3000:]
+    folders = run_folders(tmp_path)
+    assert [f.name for f in folders] == ["cls-digits-small-ash-s0", "cls-digits-small-ash-s0-1"]
+    assert len({(f / ".launch_id").read_text() for f in folders}) == 2
+    for folder in folders:
+        assert json.loads((folder / "summary.json").read_text())["status"] == "complete"
+        assert len(pd.read_csv(folder / "metrics.csv")) == 1  # one writer: one epoch row, not two mixed runs
