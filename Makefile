@@ -58,3 +58,7 @@ figures: $(STAMP)  ## every figure, table and results/CLAIMS.md from the committ
 	$(BIN)/python scripts/figure_s9_learned_z.py --experiment $(MINI_EXPERIMENTS)
 	$(BIN)/python scripts/make_tables.py --experiment $(MINI_EXPERIMENTS)
 	$(BIN)/python scripts/write_claims.py
+
+.PHONY: plan-full
+plan-full: $(STAMP)  ## FLOPs, memory and GPU-hours of every _full experiment (README "Scaling up"; a few minutes)
+	$(BIN)/python scripts/plan_full.py

@@ -1,7 +1,6 @@
 """One training job, top to bottom: config -> data, model, loggers, trainer -> fit, test -> results."""
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from lightning_fabric.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -22,7 +22,7 @@ from tasks.common.report import format_summary
 from tasks.common.provenance import git_commit, library_versions
 from tasks.common.rng_state import RngStateCheckpoint
 from tasks.common.resume import LAST, ResumePoint, find_resume_point
-from tasks.common.run_dir import act_label, claim_run_dir, resolve_run_dir
+from tasks.common.run_dir import act_label, claim_run_dir, current_launch, release_run_dirs, resolve_run_dir
 from tasks.common.run_record import CHECKPOINTS, RunRecord, best_and_final, read_metrics, read_summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,9 +51,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: 
     strategy = cfg.trainer.get("strategy")
     if find_unused_parameters and strategy in ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
         extra["strategy"] = f"{strategy}_find_unused_parameters_true"  # Lightning's registered variant
-    if "SLURM_NTASKS" in os.environ and not cfg.trainer.get("plugins"):
-        from lightning_fabric.plugins.environments import SLURMEnvironment
-
+    if SLURMEnvironment.detect() and not cfg.trainer.get("plugins"):  # an srun task (not salloc's shell)
         extra["plugins"] = [SLURMEnvironment(auto_requeue=False)]  # submitit owns requeueing
     loggers = build_loggers(cfg.get("logger"), run_dir, resume_step)
     return instantiate(cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir), **extra)
@@ -61,9 +59,17 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: 
 
 def run(cfg: DictConfig) -> dict:
     """Train and test one configuration; returns the summary written to the run folder."""
+    try:
+        return _run(cfg)
+    finally:
+        release_run_dirs()  # a finished run no longer holds its folder (a killed one: the kernel releases it)
+
+
+def _run(cfg: DictConfig) -> dict:
     check_combination(cfg)
     task = load_task(cfg.task.name)
-    fresh_dir = resolve_run_dir(cfg)
+    launch = current_launch()  # one identity from resolving the folder to claiming it, the same on every rank
+    fresh_dir = resolve_run_dir(cfg, launch)
     point = find_resume_point(cfg, fresh_dir)
     if point is not None and point.complete:
         print(f"Skipping {point.run_dir}: this configuration is already complete (on_existing=continue).", flush=True)
@@ -79,12 +85,18 @@ def run(cfg: DictConfig) -> dict:
     if cfg.get("compile"):
         module.model = torch.compile(module.model)
 
-    created_here = not run_dir.exists()  # before the loggers (wandb) create it
+    created_here = not run_dir.exists()
+    run_dir = claim_run_dir(cfg, run_dir, launch, continuing)  # before the loggers (wandb) create it
     stats = RunStats()
-    callbacks = build_callbacks(cfg, run_dir, module.monitor, module.monitor_mode, stats)
-    trainer = build_trainer(cfg, run_dir, callbacks, point.global_step if continuing else None,
-                            module.ddp_find_unused_parameters)
-    datamodule.set_world_size(trainer.world_size, int(cfg.seed))
+    try:
+        callbacks = build_callbacks(cfg, run_dir, module.monitor, module.monitor_mode, stats)
+        trainer = build_trainer(cfg, run_dir, callbacks, point.global_step if continuing else None,
+                                module.ddp_find_unused_parameters)
+        datamodule.set_world_size(trainer.world_size, int(cfg.seed))
+    except BaseException:
+        if created_here and launch.rank == 0:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was written yet: leave no folder
+        raise
     rank_zero = trainer.is_global_zero
     if rank_zero:
         _start_summary(cfg, run_dir, trainer, point, continuing)
@@ -133,7 +145,6 @@ def _identity(cfg: DictConfig) -> dict:
 
 def _start_summary(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, point: ResumePoint | None,
                    continuing: bool) -> None:
-    claim_run_dir(run_dir)
     record = RunRecord(run_dir)
     if continuing:
         record.resume(point.ckpt_path, point.global_step, git_commit(ROOT))
