@@ -20,6 +20,7 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tasks.common.completeness import incomplete_reason  # noqa: E402
 from tasks.common.results import LOWER_IS_BETTER, read_metrics  # noqa: E402  (pandas only, no torch)
 
 RUNS = ROOT / "results" / "runs"
@@ -131,6 +132,8 @@ def _problem(folder: Path, summary: dict, need: tuple[str, ...]) -> tuple[str, p
     lacking = [key for key in ("task", "data", "model", "act") if key not in summary]
     if lacking:
         return f"summary.json lacks {', '.join(lacking)}", None
+    if reason := incomplete_reason(folder, summary):
+        return f"not finished: {reason}", None
     if "metrics.csv" in need:
         try:
             return "", read_metrics(folder)

@@ -78,7 +78,8 @@ def read_summary(run_dir: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); delete the run folder or re-run it.") from e
+        raise ValueError(f"{path} is not valid JSON ({e}); the checkpoints beside it are untouched: move it aside "
+                         "and resume=<its folder> to rebuild it.") from None
 
 
 def update_summary(run_dir: Path, /, **fields: Any) -> dict:

@@ -1,6 +1,7 @@
 """One training job, top to bottom: config -> data, model, loggers, trainer -> fit, test -> results."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -16,15 +17,17 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 import ash
 from tasks.common.callbacks import AshParameterLogger, NonFiniteGuard, RunStats
-from tasks.common.errors import UserError
+from tasks.common.checkpoint_io import AtomicCheckpointIO
+from tasks.common.errors import ConfigError, RunStopped, UserError
 from tasks.common.loggers import build_loggers, finish_wandb
 from tasks.common.registry import check_combination, load_task
 from tasks.common.report import format_summary
 from tasks.common.results import (best_and_final, git_commit, library_versions, read_metrics, read_summary,
                                   update_summary, write_config)
 from tasks.common.resumable import RngStateCheckpoint
-from tasks.common.resume import LAST, ResumePoint, find_resume_point
+from tasks.common.resume import LAST, ResumePoint, find_resume_point, restore_record, snapshot_record
 from tasks.common.run_dir import act_label, claim_run_dir, resolve_run_dir
+from tasks.common.validate import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lightning noise that says nothing about the run.
@@ -52,6 +55,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: 
         from lightning_fabric.plugins.environments import SLURMEnvironment
 
         extra["plugins"] = [SLURMEnvironment(auto_requeue=False)]  # submitit owns requeueing
+    user_plugins = [instantiate(p) for p in cfg.trainer.get("plugins") or []]
+    extra["plugins"] = [*extra.get("plugins", user_plugins), AtomicCheckpointIO()]  # all-or-nothing checkpoints
     loggers = build_loggers(cfg.get("logger"), run_dir, resume_step)
     return instantiate(cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir), **extra)
 
@@ -59,6 +64,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: 
 def run(cfg: DictConfig) -> dict:
     """Train and test one configuration; returns the summary written to the run folder."""
     check_combination(cfg)
+    validate(cfg)
     task = load_task(cfg.task.name)
     fresh_dir = resolve_run_dir(cfg)
     point = find_resume_point(cfg, fresh_dir)
@@ -70,7 +76,10 @@ def run(cfg: DictConfig) -> dict:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
     datamodule = task.DATAMODULES[cfg.data.name](cfg.data)
-    module = task.build_module(cfg, datamodule)
+    try:
+        module = task.build_module(cfg, datamodule)
+    except ValueError as error:  # the models' own checks (e.g. a depth that is not 9n+2)
+        raise ConfigError(f"model={cfg.model.name}: {error} Change the model.* override.") from None
     if cfg.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
@@ -82,6 +91,7 @@ def run(cfg: DictConfig) -> dict:
     trainer = build_trainer(cfg, run_dir, callbacks, point.global_step if continuing else None)
     datamodule.set_world_size(trainer.world_size, int(cfg.seed))
     rank_zero = trainer.is_global_zero
+    record = snapshot_record(run_dir) if rank_zero and continuing else None  # put back if the resume trains nothing
     if rank_zero:
         _start_summary(cfg, run_dir, trainer, point, continuing)
     try:
@@ -100,9 +110,20 @@ def run(cfg: DictConfig) -> dict:
         finish_wandb(failed=True)
         if rank_zero and created_here and isinstance(error, UserError) and trainer.global_step == 0:
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input before any training: leave no trace
+        elif rank_zero and record is not None and trainer.global_step <= point.global_step:
+            restore_record(run_dir, record)  # a failed resume leaves the run exactly as it was
         elif rank_zero:
             status = "interrupted" if _is_ctrl_c(error) else "failed"
-            update_summary(run_dir, status=status, error=f"{type(error).__name__}: {error}")
+            hint = f"Ctrl-C at step {trainer.global_step}; {_continue_hint(run_dir)}" if _is_ctrl_c(error) else error
+            try:
+                update_summary(run_dir, status=status, error=f"{type(error).__name__}: {hint}")
+            except OSError:
+                pass  # a full disk: the message below still names the problem
+        if _is_ctrl_c(error):
+            raise RunStopped(f"Ctrl-C at step {trainer.global_step}: {_continue_hint(run_dir)}") from None
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise RunStopped(f"Cannot write {error.filename or run_dir}: {error.strerror}. The run is marked failed; "
+                             f"{_continue_hint(run_dir)} after freeing space.") from None
         raise
     finish_wandb(failed=False)
     status = "complete"
@@ -111,6 +132,13 @@ def run(cfg: DictConfig) -> dict:
     summary = _final_summary(run_dir, module, trainer, stats, status)
     print(format_summary(summary), flush=True)
     return summary
+
+
+def _continue_hint(run_dir: Path) -> str:
+    """How to continue a stopped run: from its last checkpoint, or from the start if it has none."""
+    if (run_dir / LAST).is_file():
+        return f"the last checkpoint is {run_dir / LAST}; continue with resume={run_dir}"
+    return "no checkpoint was written yet; start the run again without resume="
 
 
 def _is_ctrl_c(error: BaseException) -> bool:
@@ -129,10 +157,12 @@ def _start_summary(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, point: R
     claim_run_dir(run_dir)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     if continuing:
-        resumes = list(read_summary(run_dir).get("resumes", []))
+        previous = read_summary(run_dir) if (run_dir / "summary.json").is_file() else {}  # none: set aside as corrupt
+        resumes = list(previous.get("resumes", []))
         resumes.append({"at": started, "checkpoint": str(point.ckpt_path), "global_step": point.global_step,
                         "git_commit": git_commit(ROOT)})  # the top-level git_commit stays the one that started it
-        update_summary(run_dir, status="running", resumes=resumes)
+        update_summary(run_dir, status="running", resumes=resumes,
+                       **({} if previous else {**_identity(cfg), "run_dir": str(run_dir)}))
         return
     write_config(run_dir, cfg)
     update_summary(run_dir, status="running", **_identity(cfg), run_dir=str(run_dir), started=started,
