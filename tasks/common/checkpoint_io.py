@@ -42,6 +42,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a save that was killed
+            stale.unlink(missing_ok=True)
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         data = buffer.getbuffer()

@@ -25,6 +25,7 @@ def validate(cfg: DictConfig) -> None:
     """Refuse a config that would write outside `paths.results_dir`, or that training would trip over later."""
     _check_name(cfg.experiment_name)
     _check_integer("seed", cfg.seed, minimum=0, example="seed=0")
+    _check_act(cfg.act)  # before the paths: the run folder's name formats act.k
     _check_paths(cfg)
     _check_integer("data.batch_size", cfg.data.get("batch_size", 1), minimum=1, example="data.batch_size=32")
     _check_epochs(cfg.trainer)
@@ -32,7 +33,6 @@ def validate(cfg: DictConfig) -> None:
     if every is not None:
         _check_integer("checkpoint.every_n_train_steps", every, minimum=1,
                        example="checkpoint.every_n_train_steps=500 (or null: only at epoch ends)")
-    _check_act(cfg.act)
     _check_kernel()
     _check_accelerator(cfg.trainer)
     _check_data_dir(cfg)
