@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tasks.common.completeness import incomplete_reason  # noqa: E402
 from tasks.common.run_record import (ANALYSIS, CONFIG, METRICS, SUMMARY, metric_mode,  # noqa: E402  (no torch)
                                      read_metrics)
 
@@ -109,6 +110,8 @@ def _problem(folder: Path, summary: dict, need: tuple[str, ...]) -> tuple[str, p
     lacking = [key for key in ("task", "data", "model", "act") if key not in summary]
     if lacking:
         return f"summary.json lacks {', '.join(lacking)}", None
+    if reason := incomplete_reason(folder, summary):
+        return f"not finished: {reason}", None
     if METRICS in need:
         try:
             return "", read_metrics(folder)

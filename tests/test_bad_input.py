@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,21 +96,154 @@ def previous_results(tmp_path_factory) -> Path:
     return results
 
 
-@pytest.mark.parametrize("overrides, make_data, words", [pytest.param(*c[1:], id=c[0]) for c in CASES])
-def test_bad_input_exits_nonzero_with_one_clear_message(tmp_path, previous_results, overrides, make_data, words):
+def run_bad(tmp_path: Path, previous_results: Path, overrides: list[str], make_data, env: dict | None = None):
+    """Run train.py with bad input; returns the process after checking that nothing already written changed."""
     data = tmp_path / "data"
     data.mkdir()
     if make_data:
         make_data(data)
     before = snapshot(previous_results)
-    env = {**os.environ, "ASH_ROOT": str(ROOT), "ASH_DATA": str(data), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "ASH_ROOT": str(ROOT), "ASH_DATA": str(data), "PYTHONPATH": str(ROOT), **(env or {})}
     result = subprocess.run([sys.executable, "train.py", f"paths.results_dir={previous_results}",
-                             f"hydra.run.dir={tmp_path}/hydra", *SHORT, *overrides],
+                             f"hydra.run.dir={tmp_path}/hydra", *SHORT,
+                             *[o.format(tmp=tmp_path) for o in overrides]],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert snapshot(previous_results) == before
+    return result
+
+
+@pytest.mark.parametrize("overrides, make_data, words", [pytest.param(*c[1:], id=c[0]) for c in CASES])
+def test_bad_input_exits_nonzero_with_one_clear_message(tmp_path, previous_results, overrides, make_data, words):
+    result = run_bad(tmp_path, previous_results, overrides, make_data)
     assert result.returncode != 0
     for word in words:
         assert word in result.stderr, (word, result.stderr[-2000:])
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert snapshot(previous_results) == before
     runs = [p.parent.name for p in (previous_results / "runs").rglob("summary.json")]
     assert runs == ["cls-digits-small-ash-s0"]  # bad input leaves no new run folder behind
+
+
+def other_results_run(data: Path) -> None:
+    run = data.parent / "elsewhere" / "runs" / "adhoc" / "cls-digits-small-ash-s0"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\n")
+    (run / "summary.json").write_text('{"status": "running"}')
+
+
+def imagenet_extra_val_class(root: Path) -> None:
+    imagenet_tree(root)
+    extra = root / "imagenet" / "val" / "n99999999"
+    extra.mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(extra / "img0.JPEG")
+
+
+NO_NETWORK = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+# The cases of issue 17: exit code 2, one message without a traceback, no run folder, no write outside results/.
+# (id, overrides ({tmp}: this test's folder), data-tree writer, extra environment, words the message must contain)
+CONFIG_CASES = [
+    ("name-traversal", ["experiment_name=../../escape"], None, {}, ["experiment_name='../../escape'", "plain folder"]),
+    ("name-absolute", ["experiment_name={tmp}/abs"], None, {}, ["is not a plain folder name"]),
+    ("name-with-slash", ["experiment_name=a/b"], None, {}, ["experiment_name='a/b'", "no '/'"]),
+    ("name-dot-dot", ["experiment_name=.."], None, {}, ["experiment_name='..'"]),
+    ("name-empty", ["experiment_name="], None, {}, ["experiment_name is empty"]),
+    ("name-too-long", ["experiment_name=" + "x" * 300], None, {}, ["300 characters long", "at most 100"]),
+    ("runs-dir-outside-results", ["paths.runs_dir={tmp}/elsewhere"], None, {}, ["is outside paths.results_dir"]),
+    ("results-dir-is-a-file", ["paths.results_dir={tmp}/data/file.txt"],
+     lambda r: (r / "file.txt").write_text("x"), {}, ["is a file, not a folder"]),
+    ("resume-outside-results", ["resume={tmp}/elsewhere/runs/adhoc/cls-digits-small-ash-s0"], other_results_run, {},
+     ["is outside paths.runs_dir"]),
+    ("seed-negative", ["seed=-1"], None, {}, ["seed=-1 is not valid", "integer >= 0"]),
+    ("seed-text", ["seed=abc"], None, {}, ["seed='abc' is not valid"]),
+    ("seed-fraction", ["seed=1.5"], None, {}, ["seed=1.5 is not valid"]),
+    ("seed-bool", ["seed=true"], None, {}, ["seed=True is not valid"]),
+    ("batch-zero", ["data.batch_size=0"], None, {}, ["data.batch_size=0 is not valid", "positive integer"]),
+    ("batch-negative", ["data.batch_size=-32"], None, {}, ["data.batch_size=-32 is not valid"]),
+    ("batch-fraction", ["data.batch_size=2.5"], None, {}, ["data.batch_size=2.5 is not valid"]),
+    ("max-epochs-zero", ["trainer.max_epochs=0"], None, {}, ["trainer.max_epochs=0 is not valid"]),
+    ("max-epochs-negative", ["trainer.max_epochs=-5"], None, {}, ["trainer.max_epochs=-5 is not valid"]),
+    ("max-epochs-text", ["trainer.max_epochs=abc"], None, {}, ["trainer.max_epochs='abc' is not valid"]),
+    ("checkpoint-every-negative", ["checkpoint.every_n_train_steps=-1"], None, {},
+     ["checkpoint.every_n_train_steps=-1 is not valid"]),
+    ("checkpoint-every-zero", ["checkpoint.every_n_train_steps=0"], None, {},
+     ["checkpoint.every_n_train_steps=0 is not valid"]),
+    ("alpha-text", ["act.alpha=abc"], None, {}, ["act.alpha='abc' is not a number", "act.alpha=1.0"]),
+    ("alpha-nan", ["act.alpha=nan"], None, {}, ["act.alpha=nan is not a number"]),
+    ("z-text", ["act.z=abc"], None, {}, ["act.z='abc' is not a number"]),
+    ("fash-k-text", ["act=fash", "act.k=ten"], None, {}, ["act.k='ten' is not a number"]),
+    ("lash-a-text", ["act=lash", "act.a=abc"], None, {}, ["act.a='abc' is not a number"]),
+    ("ash-kernel-bogus", [], None, {"ASH_KERNEL": "bogus"}, ["ASH_KERNEL='bogus' is not valid", "unset ASH_KERNEL"]),
+    ("resnet-depth", ["model=resnet164", "model.depth=10"], None, {}, ["model=resnet164", "9n+2", "got 10"]),
+    ("wrn-depth", ["model=wrn28_10", "model.depth=11"], None, {}, ["model=wrn28_10", "6n+4"]),
+    ("densenet-depth", ["model=densenet100_12", "model.depth=11"], None, {}, ["model=densenet100_12", "6n+4"]),
+    ("data-dir-is-a-file", ["paths.data_dir={tmp}/data/file.txt"], lambda r: (r / "file.txt").write_text("x"), {},
+     ["paths.data_dir=", "is a file, not a folder"]),
+    ("download-without-network", ["data=cifar10", "data.download=true"], None, NO_NETWORK,
+     ["data.download=true could not fetch cifar10", "Check the network"]),
+    ("wandb-online-without-key", ["logger=wandb"], None,
+     {"WANDB_MODE": "online", "WANDB_API_KEY": ""},
+     ["needs an API key", "wandb login", "WANDB_MODE=offline"]),
+    ("on-existing-bogus", ["on_existing=sometimes"], None, {}, ["on_existing=sometimes is not valid"]),
+    ("nonfinite-bogus", ["nonfinite=ignore"], None, {}, ["nonfinite='ignore' is not valid"]),
+    ("ckpt-path-missing", ["ckpt_path={tmp}/nothing.ckpt"], None, {}, ["nothing.ckpt does not exist"]),
+    ("ckpt-path-last-without-runs", ["ckpt_path=last", "seed=5"], None, {}, ["ckpt_path=last: no run"]),
+    ("resume-committed-run", ["resume={results}/runs/adhoc/cls-digits-small-ash-s0"], None, {},
+     ["is a complete run without checkpoints/last.ckpt", "git-ignored"]),
+    ("imagenet-val-class-not-in-train", ["data=imagenet", "data.image_size=32", "data.resize=36"],
+     imagenet_extra_val_class, {}, ["class folders that train/ lacks", "n99999999"]),
+]
+
+
+@pytest.mark.parametrize("overrides, make_data, env, words", [pytest.param(*c[1:], id=c[0]) for c in CONFIG_CASES])
+def test_bad_config_exits_2_without_traceback_or_writes(tmp_path, previous_results, overrides, make_data, env, words):
+    overrides = [o.replace("{results}", str(previous_results)) for o in overrides]
+    before = {p for p in tmp_path.parent.rglob("*")}  # every file this test could reach outside results/
+    result = run_bad(tmp_path, previous_results, overrides, make_data, env)
+    assert result.returncode == 2, result.stderr[-3000:]
+    for word in words:
+        assert word in result.stderr, (word, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    runs = [p.parent.name for p in (previous_results / "runs").rglob("summary.json")]
+    assert runs == ["cls-digits-small-ash-s0"]
+    new = {p for p in tmp_path.parent.rglob("*")} - before
+    written = [p for p in new if not p.is_relative_to(tmp_path / "data") and not p.is_relative_to(tmp_path / "hydra")
+               and p != tmp_path / "data" and not p.is_relative_to(tmp_path / "elsewhere")]
+    assert written == [], written  # nothing written outside results/ (the test's own data tree aside)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize("trainer", ["gpu", "ddp"])
+def test_gpu_trainer_without_a_gpu_names_the_fix(tmp_path, previous_results, trainer):
+    result = run_bad(tmp_path, previous_results, [f"trainer={trainer}"], None)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "no CUDA GPU" in result.stderr and "trainer=cpu" in result.stderr
+
+
+def test_read_only_results_is_refused_before_any_write(tmp_path, previous_results):
+    results = tmp_path / "ro"
+    results.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(results)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        if os.geteuid() == 0:
+            pytest.skip("root without permission to mount: cannot make a folder read-only")
+        results.chmod(0o555)
+    try:
+        result = run_bad(tmp_path, previous_results, [f"paths.results_dir={results}"], None)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        assert f"paths.results_dir={results}" in result.stderr and "is not writable" in result.stderr
+    finally:
+        subprocess.run(["umount", str(results)], check=False) if mounted else results.chmod(0o755)
+
+
+def test_imagenet_split_missing_a_class_keeps_the_training_class_list(tmp_path):
+    from tasks.cls.data import FixedClassFolder
+
+    imagenet_tree(tmp_path)
+    second = tmp_path / "imagenet" / "train" / "n01443537"
+    second.mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(second / "img0.JPEG")
+    train = FixedClassFolder(str(tmp_path / "imagenet" / "train"), classes=["n01440764", "n01443537"])
+    (tmp_path / "imagenet" / "val" / "n01440764").rename(tmp_path / "imagenet" / "val" / "n01443537")
+    with pytest.warns(UserWarning, match="lacks 1 of the 2 training classes"):
+        val = FixedClassFolder(str(tmp_path / "imagenet" / "val"), classes=train.classes)
+    assert val.classes == train.classes and {label for _, label in val.samples} == {1}  # n01443537 keeps label 1

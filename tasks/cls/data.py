@@ -4,6 +4,8 @@ One preset per data set (transforms live here, not in the training loop).
 """
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -67,6 +69,9 @@ class CifarDataModule(BaseDataModule):
         except RuntimeError as e:
             raise DataError(f"{self.cfg.name} at {root / folder} is incomplete or corrupted ({e}). "
                             f"Expected files: {files}. Re-extract it from {source}.") from e
+        except OSError as e:  # no network, a proxy, a full disk (URLError is an OSError)
+            raise DataError(f"data.download=true could not fetch {self.cfg.name} into {root} ({e}). Check the "
+                            f"network, or download {source.split(' ')[0]} yourself and extract it under {root}.") from None
 
     def setup(self, stage: str | None = None) -> None:
         normalize = T.Normalize(CIFAR_MEAN, CIFAR_STD)
@@ -83,19 +88,42 @@ class CifarDataModule(BaseDataModule):
         self.val_set = Subset(train_plain, order[:n_val]) if n_val else self.test_set
 
 
+class FixedClassFolder(datasets.ImageFolder):
+    """An ImageFolder that numbers its class folders with a given class list (the training split's)."""
+
+    def __init__(self, root: str, classes: list[str], **kwargs) -> None:
+        self.fixed_classes = classes
+        super().__init__(root, **kwargs)
+
+    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
+        present = {e.name for e in os.scandir(directory) if e.is_dir()}
+        unknown = sorted(present - set(self.fixed_classes))
+        if unknown:
+            raise DataError(f"ImageNet split {directory} has {len(unknown)} class folders that train/ lacks "
+                            f"({', '.join(unknown[:5])}); its labels would not match the model's classes. "
+                            "Every split needs the training split's class folders.")
+        missing = sorted(set(self.fixed_classes) - present)
+        if missing:
+            warnings.warn(f"ImageNet split {directory} lacks {len(missing)} of the {len(self.fixed_classes)} training "
+                          f"classes ({', '.join(missing[:5])}); it is scored with the training split's class list.",
+                          stacklevel=2)
+        return self.fixed_classes, {c: i for i, c in enumerate(self.fixed_classes) if c in present}
+
+
 class ImageNetDataModule(BaseDataModule):
     """ImageNet from train/ and val/ class folders; standard augmentation, val resize 256 + center crop 224."""
 
     num_classes, in_chans = 1000, 3
 
-    def _folder(self, split: str, transform) -> datasets.ImageFolder:
+    def _folder(self, split: str, transform, classes: list[str] | None = None) -> datasets.ImageFolder:
         path = Path(self.cfg.root) / split
         if not path.is_dir():
             raise missing_data("ImageNet", path, IMAGENET_LAYOUT,
                                "https://image-net.org/download (ILSVRC2012; sort val/ into class folders "
                                "with the usual valprep.sh)")
         try:
-            folder = datasets.ImageFolder(str(path), transform=transform, loader=checked_image_loader)
+            kind, extra = (datasets.ImageFolder, {}) if classes is None else (FixedClassFolder, {"classes": classes})
+            folder = kind(str(path), transform=transform, loader=checked_image_loader, **extra)
         except FileNotFoundError as e:
             raise DataError(f"ImageNet split {path} has no images in class folders ({e}).\nExpected layout:\n"
                             f"{IMAGENET_LAYOUT}") from e
@@ -108,7 +136,7 @@ class ImageNetDataModule(BaseDataModule):
         train_tf = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), normalize])
         eval_tf = T.Compose([T.Resize(resize), T.CenterCrop(size), T.ToTensor(), normalize])
         self.train_set = self._folder("train", train_tf)
-        self.val_set = self._folder("val", eval_tf)
+        self.val_set = self._folder("val", eval_tf, classes=self.train_set.classes)  # one class list for all splits
         self.test_set = self.val_set  # ILSVRC's test labels are not public: test reports the val split
 
 

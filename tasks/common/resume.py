@@ -1,7 +1,10 @@
 """Where a run continues from: `resume=<run folder>`, `ckpt_path=last|<file>`, or a requeued launch.
 
 Checkpoints load with `weights_only=True`; one trained with another task, data set, model or
-activation is refused with the difference named; a truncated file gives a clear error.
+activation is refused with the difference named; a truncated file, or one that no longer matches the
+checksum written beside it, gives a clear error. Continuing a run in place (`resume=`, `ckpt_path=last`,
+`on_existing=continue`, a requeue) also refuses any other change of the recipe, except the settings in
+MAY_CHANGE. A resume that fails before its first new step puts the run's record back as it was.
 """
 from __future__ import annotations
 
@@ -13,12 +16,21 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from tasks.common.checkpoint_io import checksum_matches
 from tasks.common.errors import ConfigError, DataError
-from tasks.common.results import CONFIG, SUMMARY, read_summary
+from tasks.common.atomic_io import atomic_write
+from tasks.common.run_record import CONFIG, METRICS, SUMMARY, read_summary
 from tasks.common.run_dir import LAUNCH_FILE, run_base
 
 LAST = Path("checkpoints") / "last.ckpt"
 IDENTITY = ("task", "data", "model", "act")
+# Settings a resume may change (the README lists them): how long, where, on what hardware, what is logged.
+MAY_CHANGE = ("trainer.max_epochs", "trainer.max_steps", "trainer.accelerator", "trainer.devices",
+              "trainer.num_nodes", "trainer.strategy", "trainer.plugins", "trainer.enable_progress_bar",
+              "trainer.enable_model_summary", "trainer.log_every_n_steps", "trainer.profiler", "logger", "callbacks",
+              "paths", "data.root", "data.download", "data.num_workers", "data.pin_memory", "resume", "ckpt_path",
+              "on_existing", "checkpoint", "test", "compile", "channels_last")
+RECORD = (SUMMARY, METRICS, "hparams.yaml")  # the files a resume rewrites before it trains
 
 
 @dataclass
@@ -49,10 +61,32 @@ def config_differences(saved: dict, cfg: DictConfig) -> list[str]:
     return diffs
 
 
-def load_checkpoint_meta(path: Path, cfg: DictConfig) -> int:
-    """Check that `path` is a readable checkpoint of this configuration; returns its global step."""
+def _flat(tree, prefix: str = "") -> dict:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat = {}
+    for key, value in tree.items():
+        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def recipe_differences(saved: dict, cfg: DictConfig) -> list[str]:
+    """`key: saved -> now` for every setting outside MAY_CHANGE that differs."""
+    old, new = _flat(saved), _flat(OmegaConf.to_container(cfg, resolve=True))
+    may = lambda key: any(key == p or key.startswith(p + ".") for p in MAY_CHANGE)  # noqa: E731
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
+            if not may(key) and old.get(key) != new.get(key)]
+
+
+def load_checkpoint_meta(path: Path, cfg: DictConfig, same_recipe: bool = False) -> int:
+    """Check that `path` is a readable checkpoint of this configuration (and, if asked, of this very recipe);
+    returns its global step."""
     if not path.is_file():
         raise ConfigError(f"Checkpoint {path} does not exist.")
+    if not checksum_matches(path):
+        raise DataError(f"Checkpoint {path} no longer matches the checksum written with it ({path.name}.sha256): "
+                        "it was damaged or changed after the save. Continue from another checkpoint with "
+                        "ckpt_path=<file> (e.g. checkpoints/best.ckpt, in a new folder) or start the run again.")
     try:
         # mmap: only the metadata is read here; Lightning loads the tensors once, in fit
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -67,22 +101,58 @@ def load_checkpoint_meta(path: Path, cfg: DictConfig) -> int:
     if diffs:
         raise ConfigError(f"Checkpoint {path} belongs to a different configuration: " + "; ".join(diffs) +
                           ". Use the same overrides as the original run (see its config.yaml).")
+    diffs = recipe_differences(saved, cfg) if same_recipe else []
+    if diffs:
+        raise ConfigError(f"Resuming {path} with a changed recipe is refused: " + "; ".join(diffs) + ". Resume with "
+                          "the original overrides (see the run's config.yaml), or start a new run without resume= "
+                          "for a new recipe. A resume may change only: " + ", ".join(MAY_CHANGE) + ".")
     return int(ckpt.get("global_step", 0))
 
 
 def _run_folder(path: Path) -> Path:
-    if not (path / CONFIG).is_file() or not (path / SUMMARY).is_file():
+    if not (path / CONFIG).is_file() or not ((path / SUMMARY).is_file() or (path / LAST).is_file()):
         raise ConfigError(f"resume={path} is not a run folder (it needs {CONFIG} and {SUMMARY}). "
                           "Give a folder under results/runs/<experiment>/ written by train.py.")
     return path
 
 
+def _summary_problem(run_dir: Path) -> str:
+    """Why summary.json cannot be read ('' when it can, or when it is absent)."""
+    try:
+        read_summary(run_dir) if (run_dir / SUMMARY).exists() else None
+        return ""
+    except (OSError, ValueError) as error:
+        return str(error)
+
+
 def _resume_folder(run_dir: Path, cfg: DictConfig) -> ResumePoint:
     ckpt = run_dir / LAST
     if not ckpt.is_file():
+        if _status(run_dir) == "complete":
+            raise ConfigError(f"{run_dir} is a complete run without {LAST}: checkpoints are git-ignored (a committed "
+                              "or copied run has none) or were deleted, so it cannot be continued. Start a new run "
+                              "without resume= (e.g. with a larger trainer.max_epochs).")
         raise ConfigError(f"{run_dir} has no {LAST}: the run stopped before its first checkpoint. "
                           "Start it again without resume=.")
-    return ResumePoint(run_dir, ckpt, load_checkpoint_meta(ckpt, cfg))
+    if problem := _summary_problem(run_dir):
+        raise ConfigError(f"{problem.rstrip('.')}. Its checkpoints are untouched: move the file aside "
+                          f"(mv {run_dir / SUMMARY} {run_dir / SUMMARY}.corrupt) and run the same command again; "
+                          "the resume starts a new summary.json from config.yaml.")
+    return ResumePoint(run_dir, ckpt, load_checkpoint_meta(ckpt, cfg, same_recipe=True))
+
+
+def snapshot_record(run_dir: Path) -> dict[str, bytes | None]:
+    """The bytes of the files a resume rewrites before training (None: absent)."""
+    return {name: (run_dir / name).read_bytes() if (run_dir / name).is_file() else None for name in RECORD}
+
+
+def restore_record(run_dir: Path, snapshot: dict[str, bytes | None]) -> None:
+    """Put back the files of `snapshot_record`: a resume that trained nothing leaves no trace."""
+    for name, data in snapshot.items():
+        if data is None:
+            (run_dir / name).unlink(missing_ok=True)
+        else:
+            atomic_write(run_dir / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
 
 
 def find_resume_point(cfg: DictConfig, fresh_dir: Path | None) -> ResumePoint | None:
@@ -108,6 +178,9 @@ def find_resume_point(cfg: DictConfig, fresh_dir: Path | None) -> ResumePoint | 
     if on_existing == "continue":
         base = run_base(cfg)
         folders = [p for p in [base, *sorted(base.parent.glob(base.name + "-*"))] if p.is_dir()]
+        for bad in [p for p in folders if _summary_problem(p)]:
+            print(f"on_existing=continue: leaving {bad} as it is ({_summary_problem(bad)})", flush=True)
+            folders.remove(bad)
         done = [p for p in folders if _status(p) == "complete"]
         if done:
             return ResumePoint(done[-1], None, -1, complete=True)

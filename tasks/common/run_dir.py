@@ -116,7 +116,7 @@ def owner(path: Path) -> str | None:
 
 
 def _finished(path: Path) -> bool:
-    from tasks.common.results import read_summary  # results imports nothing of ours; keep the import local
+    from tasks.common.run_record import read_summary  # run_record imports nothing of ours; keep the import local
 
     try:
         return read_summary(path).get("status") == "complete"

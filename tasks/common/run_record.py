@@ -42,7 +42,8 @@ def read_summary(run_dir: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); delete the run folder or re-run it.") from e
+        raise ValueError(f"{path} is not valid JSON ({e}); the checkpoints beside it are untouched: move it aside "
+                         "and resume=<its folder> to rebuild it.") from None
 
 
 def update_summary(run_dir: Path, /, **fields: Any) -> dict:
@@ -130,12 +131,14 @@ class RunRecord:
         return self.update(status="running", **identity, run_dir=str(self.folder), started=_now(),
                            git_commit=git_commit, **fields)
 
-    def resume(self, checkpoint: Path | str, global_step: int, git_commit: str | None) -> dict:
-        """A continued run: status running again, one more `resumes` entry (the top-level git_commit stays)."""
-        resumes = list(self.summary().get("resumes", []))
+    def resume(self, checkpoint: Path | str, global_step: int, git_commit: str | None, identity: dict) -> dict:
+        """A continued run: status running again, one more `resumes` entry (the top-level git_commit stays);
+        a summary set aside as corrupt is rebuilt with the run's identity."""
+        previous = self.summary() if self.has_summary() else {}
+        resumes = list(previous.get("resumes", []))
         resumes.append({"at": _now(), "checkpoint": str(checkpoint), "global_step": global_step,
                         "git_commit": git_commit})
-        return self.update(status="running", resumes=resumes)
+        return self.update(status="running", resumes=resumes, **({} if previous else identity))
 
     def finish(self, *, monitor: str, monitor_mode: str, final: dict, best: dict, metric_modes: dict,
                **fields: Any) -> dict:

@@ -1,6 +1,7 @@
 """One training job, top to bottom: config -> data, model, loggers, trainer -> fit, test -> results."""
 from __future__ import annotations
 
+import errno
 import shutil
 import warnings
 from pathlib import Path
@@ -15,15 +16,17 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 import ash
 from tasks.common.callbacks import AshParameterLogger, NonFiniteGuard, RunStats
-from tasks.common.errors import UserError
+from tasks.common.checkpoint_io import AtomicCheckpointIO
+from tasks.common.errors import ConfigError, RunStopped, UserError
 from tasks.common.loggers import build_loggers, finish_wandb
 from tasks.common.registry import check_combination, load_task
 from tasks.common.report import format_summary
 from tasks.common.provenance import git_commit, library_versions
 from tasks.common.rng_state import RngStateCheckpoint
-from tasks.common.resume import LAST, ResumePoint, find_resume_point
+from tasks.common.resume import LAST, ResumePoint, find_resume_point, restore_record, snapshot_record
 from tasks.common.run_dir import act_label, claim_run_dir, current_launch, release_run_dirs, resolve_run_dir
 from tasks.common.run_record import CHECKPOINTS, RunRecord, best_and_final, read_metrics, read_summary
+from tasks.common.validate import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lightning noise that says nothing about the run.
@@ -53,6 +56,8 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list, resume_step: 
         extra["strategy"] = f"{strategy}_find_unused_parameters_true"  # Lightning's registered variant
     if SLURMEnvironment.detect() and not cfg.trainer.get("plugins"):  # an srun task (not salloc's shell)
         extra["plugins"] = [SLURMEnvironment(auto_requeue=False)]  # submitit owns requeueing
+    user_plugins = [instantiate(p) for p in cfg.trainer.get("plugins") or []]
+    extra["plugins"] = [*extra.get("plugins", user_plugins), AtomicCheckpointIO()]  # all-or-nothing checkpoints
     loggers = build_loggers(cfg.get("logger"), run_dir, resume_step)
     return instantiate(cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir), **extra)
 
@@ -67,6 +72,7 @@ def run(cfg: DictConfig) -> dict:
 
 def _run(cfg: DictConfig) -> dict:
     check_combination(cfg)
+    validate(cfg)
     task = load_task(cfg.task.name)
     launch = current_launch()  # one identity from resolving the folder to claiming it, the same on every rank
     fresh_dir = resolve_run_dir(cfg, launch)
@@ -79,7 +85,10 @@ def _run(cfg: DictConfig) -> dict:
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
     datamodule = task.DATAMODULES[cfg.data.name](cfg.data)
-    module = task.build_module(cfg, datamodule)
+    try:
+        module = task.build_module(cfg, datamodule)
+    except ValueError as error:  # the models' own checks (e.g. a depth that is not 9n+2)
+        raise ConfigError(f"model={cfg.model.name}: {error} Change the model.* override.") from None
     if cfg.get("channels_last"):
         module = module.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
@@ -98,6 +107,7 @@ def _run(cfg: DictConfig) -> dict:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was written yet: leave no folder
         raise
     rank_zero = trainer.is_global_zero
+    before = snapshot_record(run_dir) if rank_zero and continuing else None  # put back if the resume trains nothing
     if rank_zero:
         _start_summary(cfg, run_dir, trainer, point, continuing)
     try:
@@ -116,12 +126,23 @@ def _run(cfg: DictConfig) -> dict:
         finish_wandb(failed=True)
         if rank_zero and created_here and isinstance(error, UserError) and trainer.global_step == 0:
             shutil.rmtree(run_dir, ignore_errors=True)  # bad input before any training: leave no trace
+        elif rank_zero and before is not None and trainer.global_step <= point.global_step:
+            restore_record(run_dir, before)  # a failed resume leaves the run exactly as it was
         elif rank_zero:
             record = RunRecord(run_dir)
-            if _is_ctrl_c(error):
-                record.interrupt(f"{type(error).__name__}: {error}")
-            else:
-                record.fail(error)
+            try:
+                if _is_ctrl_c(error):
+                    record.interrupt(f"{type(error).__name__}: Ctrl-C at step {trainer.global_step}; "
+                                     f"{_continue_hint(run_dir)}")
+                else:
+                    record.fail(error)
+            except OSError:
+                pass  # a full disk: the message below still names the problem
+        if _is_ctrl_c(error):
+            raise RunStopped(f"Ctrl-C at step {trainer.global_step}: {_continue_hint(run_dir)}") from None
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise RunStopped(f"Cannot write {error.filename or run_dir}: {error.strerror}. The run is marked failed; "
+                             f"{_continue_hint(run_dir)} after freeing space.") from None
         raise
     finish_wandb(failed=False)
     status = "complete"
@@ -130,6 +151,13 @@ def _run(cfg: DictConfig) -> dict:
     summary = _final_summary(run_dir, module, trainer, stats)
     print(format_summary(summary), flush=True)
     return summary
+
+
+def _continue_hint(run_dir: Path) -> str:
+    """How to continue a stopped run: from its last checkpoint, or from the start if it has none."""
+    if (run_dir / LAST).is_file():
+        return f"the last checkpoint is {run_dir / LAST}; continue with resume={run_dir}"
+    return "no checkpoint was written yet; start the run again without resume="
 
 
 def _is_ctrl_c(error: BaseException) -> bool:
@@ -147,7 +175,8 @@ def _start_summary(cfg: DictConfig, run_dir: Path, trainer: pl.Trainer, point: R
                    continuing: bool) -> None:
     record = RunRecord(run_dir)
     if continuing:
-        record.resume(point.ckpt_path, point.global_step, git_commit(ROOT))
+        record.resume(point.ckpt_path, point.global_step, git_commit(ROOT),
+                      identity={**_identity(cfg), "run_dir": str(run_dir)})
         return
     record.start(cfg, _identity(cfg), git_commit(ROOT), versions=library_versions(), world_size=trainer.world_size,
                  initial_checkpoint=str(point.ckpt_path) if point else None)
