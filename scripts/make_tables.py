@@ -187,15 +187,21 @@ def write_table(df: pd.DataFrame, out: Path, title: str, note: str) -> list[Path
     return [out.with_suffix(".csv"), out.with_suffix(".md")]
 
 
-def main(argv: list[str] | None = None) -> list[Path]:
-    """Write every table; returns the files written."""
-    parser = common_args(__doc__, EXPERIMENTS)
-    args = parser.parse_args(argv)
+def tabled_runs(args) -> tuple[list[Run], list[str]]:
+    """The newest complete run per seed of --experiment under --runs (skips reported), or SystemExit if none."""
     runs, skipped = find_runs(args.runs, experiments_of(args))
     report_skipped(skipped)
     runs = newest_per_seed(runs)
     if not runs:
         raise SystemExit(f"No complete runs under {args.runs} for {args.experiment}: run the sweeps first.")
+    return runs, skipped
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Write every table; returns the files written."""
+    parser = common_args(__doc__, EXPERIMENTS)
+    args = parser.parse_args(argv)
+    runs, skipped = tabled_runs(args)
     values = run_values(runs)
     cams = gradcam_table(runs)
     source = (f"From {len(runs)} complete run(s) of {', '.join(args.experiment or ['all experiments'])} "

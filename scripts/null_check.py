@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from make_tables import EXPERIMENTS, ash_depth, gradcam_table, paired, run_values, with_cams  # noqa: E402
-from runlib import Run, TABLES, common_args, experiments_of, find_runs, newest_per_seed, report_skipped  # noqa: E402
+from make_tables import EXPERIMENTS, ash_depth, gradcam_table, paired, run_values, tabled_runs, with_cams  # noqa: E402
+from runlib import Run, TABLES, common_args  # noqa: E402
 from write_claims import claims  # noqa: E402
 
 DECIDED = ("reproduced", "not reproduced")
@@ -65,11 +65,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--shuffles", type=int, default=20, help="label shuffles")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
     args = parser.parse_args(argv)
-    runs, skipped = find_runs(args.runs, experiments_of(args))
-    report_skipped(skipped)
-    runs = newest_per_seed(runs)
-    if not runs:
-        raise SystemExit(f"No complete runs under {args.runs}: run the sweeps first.")
+    runs, _ = tabled_runs(args)
     decided, total, lines = null_rate(runs, args.shuffles, args.seed)
     rate = decided / total if total else float("nan")
     upper = float(stats.beta.ppf(0.95, decided + 1, total - decided)) if total else float("nan")
