@@ -37,7 +37,7 @@ clean-venv:
 MINI_SWEEPS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det
 MINI_EXPERIMENTS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants
 
-.PHONY: reproduce-mini analyze
+.PHONY: reproduce-mini analyze null-check
 
 reproduce-mini: $(STAMP)  ## every mini sweep (resumable: finished runs are skipped), analysis, figures, tables, CLAIMS
 	for e in $(MINI_SWEEPS); do \
@@ -62,3 +62,6 @@ figures: $(STAMP)  ## every figure, table and results/CLAIMS.md from the committ
 .PHONY: plan-full
 plan-full: $(STAMP)  ## FLOPs, memory and GPU-hours of every _full experiment (README "Scaling up"; a few minutes)
 	$(BIN)/python scripts/plan_full.py
+
+null-check: $(STAMP)  ## the claims procedure on shuffled activation labels: false decisions must stay <= 5 %
+	$(BIN)/python scripts/null_check.py --shuffles 20 --out results/tables/null_check.md

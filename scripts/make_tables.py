@@ -5,9 +5,10 @@
   first to the final value).
 - paired_differences: per task x data x model (and pooled over models, model = all), paired by seed, the mean
   difference ASH - ReLU and ASH - Swish (and the S8 variants against ASH, F-ASH-50 against ReLU) of the final
-  value and of the epochs to 90 %, with a 95 % bootstrap CI over the pairs.
+  value and of the epochs to 90 %, with the paired t 95 % interval and p-values (t and exact sign-flip) over the
+  pairs (scripts/paired_stats.py; valid at few pairs, unlike a bootstrap).
 - ash_depth: per ASH run, the Spearman correlation of the learned z with depth and the spread of z (Property 1),
-  and how far the share of elements each layer keeps on validation data is from its nominal k (analysis artefact).
+  the largest |z - z_init| against the room Adam gave it (lr x act.lr_scale x steps), and how far the share of elements each layer keeps on validation data is from its nominal k (analysis artefact).
 - gradcam: per cls run with analysis/gradcam.json, the share of CAM mass on the digit's ink.
 
     python scripts/make_tables.py                    # the mini experiments -> results/tables/
@@ -24,7 +25,7 @@ import pandas as pd  # noqa: E402
 
 from cli import common_args, experiments_of  # noqa: E402
 from curves import epochs_to_90, metric_series  # noqa: E402
-from paired_stats import bootstrap_ci  # noqa: E402
+from paired_stats import sign_flip_p, t_test  # noqa: E402
 from palette import act_order  # noqa: E402
 from run_discovery import Run, find_runs, newest_per_seed, read_keep, report_skipped  # noqa: E402
 from tasks.common.run_record import ANALYSIS  # noqa: E402
@@ -84,8 +85,8 @@ def pairs(part: pd.DataFrame, a: str, b: str, quantity: str) -> pd.DataFrame:
                          "diff": both[f"{quantity}_a"] - both[f"{quantity}_b"]})
 
 
-def paired(values: pd.DataFrame, n_boot: int = 10_000) -> pd.DataFrame:
-    """Paired-by-seed differences a - b with 95 % bootstrap CIs, per model and pooled over models."""
+def paired(values: pd.DataFrame) -> pd.DataFrame:
+    """Paired-by-seed differences a - b with the paired t 95 % interval and p-values, per model and pooled."""
     rows = []
     for (task, data, metric), part in values.groupby(["task", "data", "metric"]):
         for a, b in COMPARISONS:
@@ -96,17 +97,34 @@ def paired(values: pd.DataFrame, n_boot: int = 10_000) -> pd.DataFrame:
                 models = sorted(diffs["model"].unique())
                 for model in [*models, *(["all"] if len(models) > 1 else [])]:
                     values_ = (diffs if model == "all" else diffs[diffs.model == model])["diff"].tolist()
-                    lo, hi = bootstrap_ci(values_, n_boot)
+                    test = t_test(values_)
                     rows.append({"task": task, "data": data, "model": model, "metric": metric, "quantity": quantity,
-                                 "comparison": f"{a}-{b}", "n_pairs": len(values_),
-                                 "mean_diff": float(np.mean(values_)), "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows, columns=["task", "data", "model", "metric", "quantity", "comparison", "n_pairs",
-                                       "mean_diff", "ci_low", "ci_high"])
+                                 "comparison": f"{a}-{b}", "n_pairs": test.n, "mean_diff": test.mean,
+                                 "sd_diff": test.sd, "ci_low": test.lo, "ci_high": test.hi, "p_t": test.p,
+                                 "p_sign_flip": sign_flip_p(values_)})
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+PAIRED_COLUMNS = ["task", "data", "model", "metric", "quantity", "comparison", "n_pairs", "mean_diff", "sd_diff",
+                  "ci_low", "ci_high", "p_t", "p_sign_flip"]
+
+
+def z_room(run: Run) -> tuple[float, float]:
+    """The initial z and the largest move Adam allows a scalar: lr x act.lr_scale x optimiser steps (NaN if unknown)."""
+    config = run.config()
+    act, optim = config.get("act") or {}, (config.get("optim") or {}).get("optimizer") or {}
+    steps = run.summary.get("global_steps")
+    if steps is not None and run.task == "gan":
+        steps /= 2  # manual optimisation: global_steps counts the D and the G steps
+    if steps is None or "lr" not in optim:
+        return float(act.get("z", 0.0)), float("nan")
+    return float(act.get("z", 0.0)), float(optim["lr"]) * float(act.get("lr_scale", 1.0)) * float(steps)
 
 
 def ash_depth(runs: list[Run]) -> pd.DataFrame:
-    """Per ASH run: number of layers, Spearman rho(z, depth), z range and std, and the mean and largest gap
-    |measured - nominal k| in percentage points over the layers (NaN without analysis/ash_keep.json)."""
+    """Per ASH run: number of layers, Spearman rho(z, depth), z range and std, the largest |z - z_init| and the room
+    lr x lr_scale x steps that Adam gave z, and the mean and largest gap |measured - nominal k| in percentage points
+    over the layers (NaN without analysis/ash_keep.json)."""
     rows = []
     for run in runs:
         layers = [r for r in run.summary.get("ash_layers") or [] if isinstance(r, dict) and "z" in r]
@@ -115,15 +133,17 @@ def ash_depth(runs: list[Run]) -> pd.DataFrame:
         z = pd.Series([r["z"] for r in layers], dtype=float)
         depth = pd.Series([r["depth"] for r in layers], dtype=float)
         rho = z.rank().corr(depth.rank())
+        z_init, room = z_room(run)
         gaps = [abs(r["measured_k"] - r["k"]) for r in read_keep(run)
                 if isinstance(r.get("measured_k"), (int, float)) and isinstance(r.get("k"), (int, float))]
         rows.append({"task": run.task, "data": run.data, "model": run.model, "seed": run.seed, "layers": len(layers),
                      "spearman_z_depth": float(rho) if rho == rho else float("nan"),
                      "z_range": float(z.max() - z.min()), "z_std": float(z.std()),
+                     "max_abs_dz": float((z - z_init).abs().max()), "z_room": room,
                      "keep_gap_mean": float(np.mean(gaps)) if gaps else float("nan"),
                      "keep_gap_max": float(np.max(gaps)) if gaps else float("nan")})
     return pd.DataFrame(rows, columns=["task", "data", "model", "seed", "layers", "spearman_z_depth", "z_range",
-                                       "z_std", "keep_gap_mean", "keep_gap_max"])
+                                       "z_std", "max_abs_dz", "z_room", "keep_gap_mean", "keep_gap_max"])
 
 
 def gradcam_table(runs: list[Run]) -> pd.DataFrame:
@@ -143,6 +163,11 @@ def gradcam_table(runs: list[Run]) -> pd.DataFrame:
                      "epochs_to_90": float("nan"), "ink_share": info["ink_share"]})
     return pd.DataFrame(rows, columns=["experiment", "task", "data", "model", "act", "seed", "metric", "final",
                                        "epochs_to_90", "ink_share"])
+
+
+def with_cams(values: pd.DataFrame, cams: pd.DataFrame) -> pd.DataFrame:
+    """The per-run values that paired() compares: the metrics and, where analysed, the Grad-CAM mass on ink."""
+    return pd.concat([values, cams.drop(columns="ink_share")], ignore_index=True) if not cams.empty else values
 
 
 def _fmt(value) -> str:
@@ -165,16 +190,21 @@ def write_table(df: pd.DataFrame, out: Path, title: str, note: str) -> list[Path
     return [out.with_suffix(".csv"), out.with_suffix(".md")]
 
 
-def main(argv: list[str] | None = None) -> list[Path]:
-    """Write every table; returns the files written."""
-    parser = common_args(__doc__, EXPERIMENTS)
-    parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples")
-    args = parser.parse_args(argv)
+def tabled_runs(args) -> tuple[list[Run], list[str]]:
+    """The newest complete run per seed of --experiment under --runs (skips reported), or SystemExit if none."""
     runs, skipped = find_runs(args.runs, experiments_of(args))
     report_skipped(skipped)
     runs = newest_per_seed(runs)
     if not runs:
         raise SystemExit(f"No complete runs under {args.runs} for {args.experiment}: run the sweeps first.")
+    return runs, skipped
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Write every table; returns the files written."""
+    parser = common_args(__doc__, EXPERIMENTS)
+    args = parser.parse_args(argv)
+    runs, skipped = tabled_runs(args)
     values = run_values(runs)
     cams = gradcam_table(runs)
     source = (f"From {len(runs)} complete run(s) of {', '.join(args.experiment or ['all experiments'])} "
@@ -182,9 +212,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
               "files; named by the script). Same recipe for every activation; all seeds reported, no best-of-N.")
     written = write_table(summarise(values), args.out / "final_metrics",
                           "Final and best metrics (mean +- std over seeds)", source)
-    both = pd.concat([values, cams.drop(columns="ink_share")], ignore_index=True) if not cams.empty else values
-    written += write_table(paired(both, args.bootstrap), args.out / "paired_differences",
-                           "Paired differences by seed (95 % bootstrap CI)",
+    written += write_table(paired(with_cams(values, cams)), args.out / "paired_differences",
+                           "Paired differences by seed (paired t 95 % interval)",
                            source + " final: final-epoch value; epochs_to_90: epochs to 90 % of the final value; "
                            "drop: best - final (late loss); model = all pools the pairs of every model.")
     written += write_table(ash_depth(runs), args.out / "ash_depth", "Learned z against depth per ASH run", source)

@@ -9,8 +9,8 @@ from torch import nn
 import ash
 from tasks.common.errors import ConfigError
 
-# Keys of an `act` config that steer where the activation goes, not how it is built.
-PLACEMENT_KEYS = ("name", "apply_to")
+# Keys of an `act` config that steer where the activation goes or how it trains, not how it is built.
+PLACEMENT_KEYS = ("name", "apply_to", "lr_scale")
 
 
 def act_kwargs(act_cfg: DictConfig) -> dict:

@@ -60,7 +60,7 @@ class TaskModule(pl.LightningModule):
 
     def configure_optimizers(self):
         max_epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
-        return build_optimizer(self.cfg.optim, self.parameters(), max_epochs)
+        return build_optimizer(self.cfg.optim, self, max_epochs, float(self.cfg.act.get("lr_scale", 1.0)))
 
     def step(self, batch, stage: str) -> torch.Tensor:
         """One batch of `stage` (train, val, test): compute, log and return the loss."""

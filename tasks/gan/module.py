@@ -64,7 +64,7 @@ class GanTask(TaskModule):
     def configure_optimizers(self):
         """Two optimisers from the same `optim` config: [discriminator, generator]."""
         max_epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
-        return [build_optimizer(self.cfg.optim, net.parameters(), max_epochs)
+        return [build_optimizer(self.cfg.optim, net, max_epochs, float(self.cfg.act.get("lr_scale", 1.0)))
                 for net in (self.discriminator, self.generator)]
 
     def training_step(self, batch, batch_idx: int) -> None:
