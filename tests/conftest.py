@@ -4,11 +4,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-import torch
-from hydra import compose as hydra_compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+# Triton reads TRITON_INTERPRET when it is first imported (timm, Lightning and torch.compile import it), and a
+# kernel defined later under the variable cannot run on CPU tensors: the interpreter must hold for the whole session.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose as hydra_compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(ROOT / "configs")

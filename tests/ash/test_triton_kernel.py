@@ -1,7 +1,7 @@
 """The hand-written Triton kernel against the naive reference, run on CPU by Triton's interpreter.
 
-TRITON_INTERPRET=1 must hold when the kernel module is imported (triton.jit reads it then) and
-when a kernel is chosen (ASH_KERNEL=triton accepts CPU tensors only in that mode). Sizes are small:
+TRITON_INTERPRET=1 must hold when triton is first imported (tests/conftest.py sets it for the whole session,
+since timm, Lightning and torch.compile import triton during collection) and when a kernel is chosen (ASH_KERNEL=triton accepts CPU tensors only in that mode). Sizes are small:
 the interpreter runs every program in Python.
 """
 

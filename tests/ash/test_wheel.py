@@ -10,6 +10,7 @@ requirements are exactly torch and ninja (the ninja binary then comes from PATH)
 """
 
 import importlib.metadata as md
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +32,23 @@ def readme_lines() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def closure(name: str, seen: set[str]) -> set[str]:
-    """name and its installed requirements (extras left out), recursively."""
-    key = name.lower().replace("_", "-")
-    if key in seen:
+def closure(name: str, seen: set[str], extras: frozenset[str] = frozenset(), visited: set | None = None) -> set[str]:
+    """name and its installed requirements, recursively, following the extras a requirement asks for
+    (torch asks for ``cuda-toolkit[cublas,...]``): what pip checks when it resolves the wheel's requirements."""
+    visited = set() if visited is None else visited
+    key = canonicalize_name(name)
+    if (key, extras) in visited:
         return seen
+    visited.add((key, extras))
     try:
         dist = md.distribution(name)
     except md.PackageNotFoundError:
         return seen
     seen.add(key)
-    for req in dist.requires or []:
-        if "extra ==" not in req:
-            closure(re.match(r"[A-Za-z0-9_.-]+", req).group(0), seen)
+    for text in dist.requires or []:
+        req = Requirement(text)
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in {"", *extras}):
+            closure(req.name, seen, frozenset(req.extras), visited)
     return seen
 
 
@@ -76,9 +83,14 @@ def test_wheel_in_a_torch_only_venv(tmp_path):
     have_ninja = "ninja" in closure("ninja", set())
     link_dists(closure("torch", set()) | ({"ninja"} if have_ninja else set()), site)
     pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-index"]
-    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(Path.home())}  # no PYTHONPATH to this checkout
+    # No PYTHONPATH to this checkout. No pip config either: its find-links hold other torch builds, and a resolver
+    # that reached one would reinstall torch through the links, into this environment's own site-packages.
+    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(Path.home()), "PIP_CONFIG_FILE": os.devnull}
+    torch_init = Path(md.distribution("torch").locate_file("torch/__init__.py"))
+    stamp = torch_init.stat().st_mtime_ns
     subprocess.run(pip + ([] if have_ninja else ["--no-deps"]) + [str(wheel)], check=True, capture_output=True,
                    text=True, env=env)
+    assert torch_init.stat().st_mtime_ns == stamp, "pip reinstalled torch through the links"
     probe = "import importlib.util as u; print([m for m in ('pytorch_lightning', 'hydra', 'timm', 'torchvision', 'tasks') if u.find_spec(m)])"
     assert subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True, env=env,
                           cwd=tmp_path).stdout.strip() == "[]"
