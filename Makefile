@@ -34,7 +34,7 @@ clean-venv:
 	rm -rf $(VENV)
 
 # ---- reproduction of the appendix (README: "Reproducing the appendix") ----
-MINI_SWEEPS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det
+MINI_SWEEPS := fig_s6_gan fig_s1_cls fig_s1_seg fig_s1_det fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det
 MINI_EXPERIMENTS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants
 
 .PHONY: reproduce-mini analyze null-check
@@ -48,7 +48,7 @@ reproduce-mini: $(STAMP)  ## every mini sweep (resumable: finished runs are skip
 analyze: $(STAMP)  ## artefacts from checkpoints for Figures S2 and S9 (runs that have them are skipped)
 	$(BIN)/python scripts/analyze_runs.py --experiment fig_s1_cls fig_s1_seg fig_s1_det fig_s8_variants --acts relu swish ash
 
-figures: $(STAMP)  ## every figure, table and results/CLAIMS.md from the committed run folders (< 1 minute)
+figures: $(STAMP)  ## every figure, table, results/CLAIMS.md and the README's results block from the committed run folders
 	$(BIN)/python scripts/figure_s1_curves.py
 	$(BIN)/python scripts/figure_s2_gradcam.py
 	$(BIN)/python scripts/figure_seg_samples.py --experiment fig_s1_seg
@@ -58,6 +58,7 @@ figures: $(STAMP)  ## every figure, table and results/CLAIMS.md from the committ
 	$(BIN)/python scripts/figure_s9_learned_z.py --experiment $(MINI_EXPERIMENTS)
 	$(BIN)/python scripts/make_tables.py --experiment $(MINI_EXPERIMENTS)
 	$(BIN)/python scripts/write_claims.py
+	$(BIN)/python scripts/readme_results.py
 
 .PHONY: plan-full
 plan-full: $(STAMP)  ## FLOPs, memory and GPU-hours of every _full experiment (README "Scaling up"; a few minutes)

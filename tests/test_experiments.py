@@ -8,6 +8,7 @@ import pytest
 from hydra import compose as hydra_compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from scripts.paired_stats import MIN_PAIRS
 from tests.conftest import CONFIG_DIR, run_job
 from tests.tasks.cls.test_data import write_imagenet
 from tests.tasks.det.trees import write_coco
@@ -44,9 +45,10 @@ def test_experiment_composes_as_a_resumable_seeded_sweep(name):
     cfg = sweep(name)
     params = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
     assert cfg.experiment_name.startswith(("fig_s1_", "fig_s6_", "fig_s8_variants")) and cfg.on_existing == "continue"
-    assert len(params["seed"]) >= 3 and set(params["act"]) <= S1_ACTS | {"lash", "fash10", "fash50", "fash90"}
+    assert len(params["seed"]) >= (3 if name in FULL else MIN_PAIRS)  # a mini study decides only from 6 pairs
+    assert set(params["act"]) <= S1_ACTS | {"lash", "fash10", "fash50", "fash90"}
     if name.startswith("fig_s1_"):
-        assert set(params["act"]) == S1_ACTS
+        assert {"relu", "swish", "ash"} <= set(params["act"]) <= S1_ACTS  # the claims' baselines are never cut
     if name in FULL:
         assert cfg.trainer.devices == 8 and cfg.trainer.strategy == "ddp" and cfg.data.batch_size == 32
         assert cfg.data.name in TINY_DATA

@@ -153,6 +153,25 @@ def test_claims_follow_the_numbers(tmp_path):
     assert "cls all val/acc final ash-relu: +0.1" in text and "(n=12, p_adj=" in text
 
 
+def test_readme_block_is_regenerated_from_the_runs_and_the_claims(tmp_path):
+    runs = make_tree(tmp_path / "results", seeds=6)
+    script("make_tables").main(["--runs", str(runs), "--out", str(tmp_path), "--experiment", "all"])
+    mod = script("readme_results")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\nbefore\n{mod.BEGIN}\nold numbers\n{mod.END}\nafter\n")
+    args = ["--runs", str(runs), "--tables", str(tmp_path), "--readme", str(readme)]
+    text = mod.main(args).read_text()
+    assert text.startswith("# title\nbefore\n" + mod.BEGIN) and text.endswith(mod.END + "\nafter\n")
+    assert "old numbers" not in text
+    # seeds 0-5 start at minutes 0-5 and last 30 s: 5.5 minutes from the first start to the last finish
+    assert "| `fig_s1_cls` cls | 48 | ash gelu relu swish | 6 | 5.5 min |" in text
+    assert "| ASH reaches a higher final val/acc than ReLU in classification | 1 / 0 / 0 / 0 | **reproduced** |" in text
+    assert "| Swish is the special case of ASH (alpha = 0.5, threshold 0) | 0 / 0 / 0 / 0 | **reproduced** |" in text
+    assert "| DCGAN, seed 0, last epoch | proxy coverage | proxy confidence | proxy KID |" in text
+    assert "| `fig_s6_gan` ash | n/a | n/a | 49.8 |" in text  # the tree records only the KID (50, jitter -0.2)
+    assert mod.main(args).read_text() == text  # regenerating changes nothing
+
+
 def test_three_seeds_are_too_few_for_a_verdict(runs, tmp_path):
     script("make_tables").main(["--runs", str(runs), "--out", str(tmp_path), "--experiment", "all"])
     text = script("write_claims").main(["--tables", str(tmp_path), "--out", str(tmp_path / "CLAIMS.md")]).read_text()

@@ -26,7 +26,8 @@ def write_run(runs: Path, experiment: str, task: str, data: str, model: str, act
     summary = {"status": status, "experiment": experiment, "task": task, "data": data, "model": model, "act": act,
                "seed": seed, "epochs": EPOCHS, "final": {k: v[-1] for k, v in metrics.items()},
                "best": {k: (min(v) if "loss" in k or "kid" in k else max(v)) for k, v in metrics.items()},
-               "ash_layers": layers, "monitor": MONITORS[task][0], "monitor_mode": MONITORS[task][1]}
+               "ash_layers": layers, "monitor": MONITORS[task][0], "monitor_mode": MONITORS[task][1],
+               "started": f"2026-01-01T00:{seed:02d}:00", "finished": f"2026-01-01T00:{seed:02d}:30"}
     (folder / "summary.json").write_text(json.dumps(summary))
     (folder / "config.yaml").write_text(f"task:\n  name: {task}\nseed: {seed}\n")
     lines = ["epoch,step," + ",".join(metrics)]
