@@ -18,7 +18,7 @@ demo: $(STAMP)  ## train ASH on the embedded digits (about a minute on 2 CPU cor
 	$(BIN)/python train.py
 
 test: $(STAMP)  ## the CI test suite (CPU, no network)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -33,15 +33,16 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 TARGET = 1.03  # runner time / plain-loop time
 
 
-def harness_config(epochs: int, runs_dir: Path, overrides: list[str]) -> DictConfig:
+def harness_config(epochs: int, results_dir: Path, overrides: list[str]) -> DictConfig:
     """`python train.py` on the embedded digits (cls, model=small), CPU, `epochs` epochs, no test split."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[
             "trainer=cpu", "trainer.enable_progress_bar=false", f"trainer.max_epochs={epochs}", "test=false",
             "experiment_name=bench_harness", *overrides])
-    with open_dict(cfg):
-        cfg.paths.runs_dir = str(runs_dir)
+    with open_dict(cfg):  # the whole results tree in a temporary folder (runs must lie under results_dir)
+        cfg.paths.results_dir = str(results_dir)
+        cfg.paths.runs_dir = str(results_dir / "runs")
     return cfg
 
 
@@ -72,7 +73,7 @@ def run_plain(cfg: DictConfig) -> float:
     datamodule.setup("fit")
     module = task.build_module(cfg, datamodule)
     epochs = int(cfg.trainer.max_epochs)
-    optimizer = build_optimizer(cfg.optim, module.parameters(), epochs)
+    optimizer = build_optimizer(cfg.optim, module, epochs, float(cfg.act.get("lr_scale", 1.0)))
     train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
     for epoch in range(epochs):
         train_loader.sampler.set_epoch(epoch)

@@ -139,6 +139,16 @@ def test_sweep_continue_names_a_corrupt_folder_and_goes_on(tmp_path, reference):
     assert status(bad.with_name(bad.name + "-1")) == "complete"
 
 
+def test_sweep_continue_refuses_a_complete_run_of_another_recipe(tmp_path, reference):
+    done = copy_run(reference, tmp_path)
+    before = snapshot(done)
+    result = cli([*TINY, "on_existing=continue", "act.lr_scale=10"], tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"{done} is a complete run of this configuration with another recipe" in result.stderr
+    assert "act.lr_scale: 1.0 -> 10" in result.stderr
+    assert snapshot(done) == before and not done.with_name(done.name + "-1").exists()
+
+
 def test_ctrl_c_prints_the_resume_hint(tmp_path):
     stopped = cli([*TINY, "checkpoint.every_n_train_steps=2", "+callbacks.int._target_=tests.helpers.SignalAtStep",
                    "+callbacks.int.step=3", "+callbacks.int.sig=INT"], tmp_path)

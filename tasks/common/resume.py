@@ -109,6 +109,18 @@ def load_checkpoint_meta(path: Path, cfg: DictConfig, same_recipe: bool = False)
     return int(ckpt.get("global_step", 0))
 
 
+def _same_recipe_or_stop(run_dir: Path, cfg: DictConfig) -> None:
+    """A complete run is skipped only when it ran this very recipe: after a change of the experiment's recipe
+    (epochs excepted), skipping would put the old results into the new study."""
+    saved = OmegaConf.to_container(OmegaConf.load(run_dir / CONFIG), resolve=True)
+    diffs = recipe_differences(saved, cfg)
+    if diffs:
+        raise ConfigError(f"on_existing=continue: {run_dir} is a complete run of this configuration with another "
+                          "recipe (" + "; ".join(diffs) + "); its results would count for the new recipe. Move the "
+                          f"old runs away (e.g. mv {run_dir.parent} {run_dir.parent}-old) or give the new recipe "
+                          "its own experiment_name=.")
+
+
 def _run_folder(path: Path) -> Path:
     if not (path / CONFIG).is_file() or not ((path / SUMMARY).is_file() or (path / LAST).is_file()):
         raise ConfigError(f"resume={path} is not a run folder (it needs {CONFIG} and {SUMMARY}). "
@@ -183,6 +195,7 @@ def find_resume_point(cfg: DictConfig, fresh_dir: Path | None) -> ResumePoint | 
             folders.remove(bad)
         done = [p for p in folders if _status(p) == "complete"]
         if done:
+            _same_recipe_or_stop(done[-1], cfg)
             return ResumePoint(done[-1], None, -1, complete=True)
         started = [p for p in folders if (p / LAST).is_file()]
         if started:
