@@ -1,4 +1,7 @@
-"""The `slurm` fixture: a real one-node SLURM cluster (munge, MariaDB + slurmdbd, slurmctld, slurmd) for this session."""
+"""The `slurm` fixture: a real one-node SLURM cluster (munge, MariaDB + slurmdbd, slurmctld, slurmd) for one test module.
+
+Module scope: the daemons stop when the cluster tests end, so they neither write state files into the temporary
+folders that later tests watch (test_bad_input checks that nothing is written outside results/) nor use the CPU."""
 from __future__ import annotations
 
 import os
@@ -8,7 +11,7 @@ import pytest
 from tests.cluster.slurm_cluster import Cluster, ClusterUnavailable, start, stop
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def slurm(tmp_path_factory) -> Cluster:
     """Start the cluster (installing slurm-wlm, munge, slurmdbd, mariadb-server if missing); skip where it cannot."""
     folder = tmp_path_factory.mktemp("slurm")
