@@ -34,12 +34,12 @@ def budget(runs: list[Run]) -> list[str]:
         groups.setdefault((run.experiment, run.task), []).append(run)
     rows = ["| sweep (experiment, task) | runs | activations | seeds | wall time (first start to last finish) |",
             "|---|---|---|---|---|"]
+    minutes = {key: _minutes(part) for key, part in groups.items()}
     for (experiment, task), part in sorted(groups.items()):
         acts = sorted({r.act for r in part})
-        seeds = sorted({r.seed for r in part})
-        rows.append(f"| `{experiment}` {task} | {len(part)} | {' '.join(acts)} | {len(seeds)} | "
-                    f"{_minutes(part):.1f} min |")
-    total = sum(_minutes(part) for part in groups.values())
+        rows.append(f"| `{experiment}` {task} | {len(part)} | {' '.join(acts)} | {len({r.seed for r in part})} | "
+                    f"{minutes[experiment, task]:.1f} min |")
+    total = sum(minutes.values())
     rows.append(f"| all | {len(runs)} | | | {total:.1f} min of training sweeps |")
     return rows
 

@@ -5,20 +5,10 @@ since timm, Lightning and torch.compile import triton during collection) and whe
 the interpreter runs every program in Python.
 """
 
-import os
-
 import pytest
 import torch
 
-_old = os.environ.get("TRITON_INTERPRET")
-os.environ["TRITON_INTERPRET"] = "1"
-try:
-    triton_kernel = pytest.importorskip("ash.kernels.triton_kernel")
-finally:
-    if _old is None:
-        del os.environ["TRITON_INTERPRET"]
-    else:
-        os.environ["TRITON_INTERPRET"] = _old
+triton_kernel = pytest.importorskip("ash.kernels.triton_kernel")
 
 import ash  # noqa: E402
 from ash import functional as AF  # noqa: E402
