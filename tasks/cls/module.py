@@ -16,7 +16,7 @@ class ClassificationTask(TaskModule):
 
     def __init__(self, cfg: DictConfig, num_classes: int, in_chans: int) -> None:
         super().__init__(cfg)
-        self.model = build_model(cfg.model, num_classes, in_chans, self.act_layer)
+        self.model = build_model(cfg.model, num_classes, in_chans, self.act_layer, cfg.act)
         metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
         if num_classes > 5:
             metrics["acc_top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")

@@ -8,9 +8,10 @@ from types import ModuleType
 import yaml
 from omegaconf import DictConfig
 
+from tasks.common.activation import check_gated_mlp
 from tasks.common.errors import ConfigError, unknown_choice
 
-TASKS = {"cls": "tasks.cls", "seg": "tasks.seg", "det": "tasks.det", "gan": "tasks.gan"}
+TASKS = {"cls": "tasks.cls", "seg": "tasks.seg", "det": "tasks.det", "gan": "tasks.gan", "lm": "tasks.lm"}
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
@@ -38,6 +39,7 @@ def options_for(group: str, task: str) -> list[str]:
 
 def check_combination(cfg: DictConfig) -> None:
     """Fail fast when the model or the data set does not belong to the task."""
+    check_gated_mlp(cfg.act, cfg.model)
     task = cfg.task.name
     for group in ("model", "data"):
         tasks = cfg[group].get("tasks") or []
