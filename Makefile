@@ -34,7 +34,8 @@ clean-venv:
 	rm -rf $(VENV)
 
 # ---- reproduction of the appendix (README: "Reproducing the appendix") ----
-MINI_SWEEPS := fig_s6_gan fig_s1_cls fig_s1_seg fig_s1_det fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det
+MINI_SWEEPS := fig_s6_gan fig_s1_cls fig_s1_seg fig_s1_det fig_s8_variants_cls fig_s8_variants_seg fig_s8_variants_det \
+	fig_t1_transformers_vit fig_t1_transformers_lm
 MINI_EXPERIMENTS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants
 
 .PHONY: reproduce-mini analyze null-check
@@ -57,6 +58,8 @@ figures: $(STAMP)  ## every figure, table, results/CLAIMS.md and the README's re
 	$(BIN)/python scripts/figure_s8_variants.py
 	$(BIN)/python scripts/figure_s9_learned_z.py --experiment $(MINI_EXPERIMENTS)
 	$(BIN)/python scripts/make_tables.py --experiment $(MINI_EXPERIMENTS)
+	$(BIN)/python scripts/figure_t1_transformers.py
+	$(BIN)/python scripts/make_tables.py --study transformers
 	$(BIN)/python scripts/write_claims.py
 	$(BIN)/python scripts/readme_results.py
 

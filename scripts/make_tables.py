@@ -12,6 +12,7 @@
 - gradcam: per cls run with analysis/gradcam.json, the share of CAM mass on the digit's ink.
 
     python scripts/make_tables.py                    # the mini experiments -> results/tables/
+    python scripts/make_tables.py --study transformers   # Figure T1's runs -> results/tables/transformers/
 """
 from __future__ import annotations
 
@@ -32,9 +33,19 @@ from tasks.common.run_record import ANALYSIS  # noqa: E402
 
 EXPERIMENTS = ["fig_s1_cls", "fig_s1_seg", "fig_s1_det", "fig_s6_gan", "fig_s8_variants"]
 METRICS = {"cls": ["val/acc", "val/loss"], "seg": ["val/miou", "val/loss"],
-           "det": ["val/map_50", "val/map", "val/map_75", "val/matched_conf", "val/loss"], "gan": ["val/proxy_kid"]}
+           "det": ["val/map_50", "val/map", "val/map_75", "val/matched_conf", "val/loss"], "gan": ["val/proxy_kid"],
+           "lm": ["val/bpb", "val/loss"]}
 COMPARISONS = [("ash", "relu"), ("ash", "swish"), ("lash", "ash"), ("fash10", "ash"), ("fash50", "ash"),
                ("fash90", "ash"), ("fash50", "relu")]
+# Beyond the paper (Figure T1): transformers, tabled apart (results/tables/transformers/) so that the ViT's cls runs
+# never join the pooled rows of the appendix's CNNs; GELU and SwiGLU are the transformers' own baselines.
+TRANSFORMER_EXPERIMENTS = ["fig_t1_transformers"]
+TRANSFORMER_COMPARISONS = [("ash", "gelu"), ("ash", "swiglu"), ("ash", "relu"), ("ash", "swish"), ("fash50", "ash")]
+
+
+def is_transformer_study(experiment: str) -> bool:
+    """Runs of Figure T1 (mini or full) belong to the transformer study."""
+    return experiment.startswith("fig_t1_")
 KEY = ["task", "data", "model"]
 
 
@@ -85,11 +96,11 @@ def pairs(part: pd.DataFrame, a: str, b: str, quantity: str) -> pd.DataFrame:
                          "diff": both[f"{quantity}_a"] - both[f"{quantity}_b"]})
 
 
-def paired(values: pd.DataFrame) -> pd.DataFrame:
+def paired(values: pd.DataFrame, comparisons: list[tuple[str, str]] = COMPARISONS) -> pd.DataFrame:
     """Paired-by-seed differences a - b with the paired t 95 % interval and p-values, per model and pooled."""
     rows = []
     for (task, data, metric), part in values.groupby(["task", "data", "metric"]):
-        for a, b in COMPARISONS:
+        for a, b in comparisons:
             for quantity in ("final", "epochs_to_90", "drop"):
                 if quantity == "drop" and metric != "val/matched_conf":
                     continue
@@ -203,8 +214,16 @@ def tabled_runs(args) -> tuple[list[Run], list[str]]:
 def main(argv: list[str] | None = None) -> list[Path]:
     """Write every table; returns the files written."""
     parser = common_args(__doc__, EXPERIMENTS)
+    parser.add_argument("--study", choices=("appendix", "transformers"), default="appendix",
+                        help="transformers: Figure T1's runs and comparisons, written to <out>/transformers/")
     args = parser.parse_args(argv)
+    comparisons = COMPARISONS
+    if args.study == "transformers":
+        comparisons = TRANSFORMER_COMPARISONS
+        args.experiment = TRANSFORMER_EXPERIMENTS if args.experiment == EXPERIMENTS else args.experiment
+        args.out = args.out / "transformers"
     runs, skipped = tabled_runs(args)
+    runs = [r for r in runs if is_transformer_study(r.experiment) == (args.study == "transformers")]
     values = run_values(runs)
     cams = gradcam_table(runs)
     source = (f"From {len(runs)} complete run(s) of {', '.join(args.experiment or ['all experiments'])} "
@@ -212,7 +231,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
               "files; named by the script). Same recipe for every activation; all seeds reported, no best-of-N.")
     written = write_table(summarise(values), args.out / "final_metrics",
                           "Final and best metrics (mean +- std over seeds)", source)
-    written += write_table(paired(with_cams(values, cams)), args.out / "paired_differences",
+    written += write_table(paired(with_cams(values, cams), comparisons), args.out / "paired_differences",
                            "Paired differences by seed (paired t 95 % interval)",
                            source + " final: final-epoch value; epochs_to_90: epochs to 90 % of the final value; "
                            "drop: best - final (late loss); model = all pools the pairs of every model.")

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from make_tables import EXPERIMENTS, ash_depth, gradcam_table, paired, run_values, tabled_runs, with_cams  # noqa: E402
+from make_tables import (EXPERIMENTS, TRANSFORMER_COMPARISONS, TRANSFORMER_EXPERIMENTS, ash_depth,  # noqa: E402
+                         gradcam_table, is_transformer_study, paired, run_values, tabled_runs, with_cams)
 from cli import common_args  # noqa: E402
 from run_discovery import TABLES, Run  # noqa: E402
 from write_claims import claims, monitors  # noqa: E402
@@ -41,20 +42,25 @@ def shuffled(runs: list[Run], rng: np.random.Generator) -> list[Run]:
     return out
 
 
-def comparative_verdicts(runs: list[Run], depth: pd.DataFrame) -> list[str]:
-    """The verdicts of the comparative claims for these runs (the same code path as CLAIMS.md)."""
-    table = paired(with_cams(run_values(runs), gradcam_table(runs)))
-    return [c.verdict for c in claims(table, depth, *monitors(runs)) if c.comparative]
+def comparative_verdicts(runs: list[Run], depth: pd.DataFrame, t_depth: pd.DataFrame | None = None) -> list[str]:
+    """The verdicts of the comparative claims for these runs (the same code path as CLAIMS.md); Figure T1's runs,
+    when there are any, are tabled apart as make_tables.py --study transformers does."""
+    appendix = [r for r in runs if not is_transformer_study(r.experiment)]
+    table = paired(with_cams(run_values(appendix), gradcam_table(appendix)))
+    t_runs = [r for r in runs if is_transformer_study(r.experiment)]
+    transformers = (paired(run_values(t_runs), TRANSFORMER_COMPARISONS), t_depth) if t_runs else None
+    return [c.verdict for c in claims(table, depth, *monitors(runs), transformers) if c.comparative]
 
 
 def null_rate(runs: list[Run], shuffles: int, seed: int = 0) -> tuple[int, int, list[str]]:
     """Decided comparative verdicts over `shuffles` label shuffles: (decided, total, per-shuffle lines)."""
     rng = np.random.default_rng(seed)
-    depth = ash_depth(runs)
+    depth = ash_depth([r for r in runs if not is_transformer_study(r.experiment)])
+    t_depth = ash_depth([r for r in runs if is_transformer_study(r.experiment)])
     decided = total = 0
     lines = []
     for i in range(shuffles):
-        verdicts = comparative_verdicts(shuffled(runs, rng), depth)
+        verdicts = comparative_verdicts(shuffled(runs, rng), depth, t_depth)
         hits = sum(v in DECIDED for v in verdicts)
         decided, total = decided + hits, total + len(verdicts)
         lines.append(f"| {i} | {len(verdicts)} | {hits} | {', '.join(sorted(set(verdicts)))} |")
@@ -63,7 +69,7 @@ def null_rate(runs: list[Run], shuffles: int, seed: int = 0) -> tuple[int, int, 
 
 def main(argv: list[str] | None = None) -> float:
     """Print (and with --out write) the false-decision rate on shuffled labels; exit 1 when it exceeds 5 %."""
-    parser = common_args(__doc__, EXPERIMENTS)
+    parser = common_args(__doc__, [*EXPERIMENTS, *TRANSFORMER_EXPERIMENTS])
     parser.add_argument("--shuffles", type=int, default=20, help="label shuffles")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
     args = parser.parse_args(argv)

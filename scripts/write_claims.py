@@ -175,11 +175,51 @@ def monitors(runs: list[Run]) -> tuple[dict[str, str], dict[str, int]]:
     return primary, {task: -1 if mode == "min" else 1 for task, mode in modes.items()}
 
 
+def z_room_note(depth: pd.DataFrame) -> tuple[str, str | None]:
+    """The note on z's room and largest move over the ASH runs of `depth`, and the cap when the room is below Z_ROOM."""
+    room = depth["z_room"].dropna() if "z_room" in depth else pd.Series(dtype=float)
+    moved = depth["max_abs_dz"].dropna() if "max_abs_dz" in depth else pd.Series(dtype=float)
+    note = (f"z's room (lr x lr_scale x steps; Adam moves a scalar by about lr per step): median {room.median():.3g}, "
+            f"largest abs(z - z_init) per run: median {moved.median():.3g}" if len(room) else "z's room: n/a")
+    cap = (f"z could not move: its room is below {Z_ROOM:g} z units (k could not leave "
+           f"{100 * stats.norm.sf(room.median()):.0f}-{100 * stats.norm.cdf(room.median()):.0f} %)"
+           if len(room) and room.median() < Z_ROOM else None)
+    return note, cap
+
+
+TRANSFORMERS = (("cls", "ViT"), ("lm", "causal LM"))
+
+
+def transformer_claims(paired: pd.DataFrame, depth: pd.DataFrame, primary: dict[str, str],
+                       better: dict[str, int]) -> list[Claim]:
+    """Beyond the paper (Figure T1): ASH against the transformers' own GELU and SwiGLU, and z's depth trend, from
+    results/tables/transformers/ (the ViT is task cls there, the causal LM task lm)."""
+    out = []
+    for b, name in (("gelu", "GELU"), ("swiglu", "SwiGLU")):
+        rows = [pick(paired, t, primary.get(t), "final", f"ash-{b}", better.get(t, 1)) for t, _ in TRANSFORMERS]
+        out.append(Claim(f"Beyond the paper: in transformers ASH ends better than {name} (ViT: val accuracy; causal "
+                         "LM: val bits per byte, lower is better)",
+                         "Figure T1, tables/transformers/paired_differences (final)", [r for r in rows if r is not None],
+                         "one row per transformer"))
+    note, cap = z_room_note(depth)
+    rows = []
+    for task, name in TRANSFORMERS:
+        rho = depth.loc[depth.task == task, "spearman_z_depth"].dropna().tolist() if not depth.empty else []
+        if rho:
+            rows.append(Evidence(f"{name}: Spearman rho(z, block) per ASH run", t_test(rho), 0))
+    out.append(Claim("Beyond the paper: learned z differs with depth in transformers (a monotone trend over blocks)",
+                     "Figure T1 (z per block), tables/transformers/ash_depth", rows,
+                     "either sign supports it; " + note + (f"; verdict capped: {cap}" if cap else ""), comparative=False,
+                     cap=cap))
+    return out
+
+
 def claims(paired: pd.DataFrame, depth: pd.DataFrame, primary: dict[str, str],
-           better: dict[str, int]) -> list[Claim]:
+           better: dict[str, int], transformers: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> list[Claim]:
     """Every claim of the appendix; a claim against two baselines (ReLU and Swish) is two claims, so that a win over
     one and a loss to the other are both visible. `primary`: task -> its monitored metric, `better`: task -> +1 when
-    larger is better (both from the run summaries). The rows are judged together afterwards (`judge`)."""
+    larger is better (both from the run summaries). `transformers`: Figure T1's paired differences and ash_depth,
+    whose claims follow the appendix's. The rows are judged together afterwards (`judge`)."""
     out: list[Claim] = []
 
     def add(claim, where, evidence, note="", **kw):
@@ -220,13 +260,8 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame, primary: dict[str, str],
         [pick(paired, t, primary.get(t), "final", "fash50-relu", 0, margin=EQUIVALENCE) for t in tasks],
         f"equivalence: a row supports the claim when its TOST shows abs(difference) < {EQUIVALENCE:g}, contradicts it "
         "when the difference lies significantly outside")
-    room = depth["z_room"].dropna() if "z_room" in depth else pd.Series(dtype=float)
     moved = depth["max_abs_dz"].dropna() if "max_abs_dz" in depth else pd.Series(dtype=float)
-    room_note = (f"z's room (lr x lr_scale x steps; Adam moves a scalar by about lr per step): median {room.median():.3g}, "
-                 f"largest abs(z - z_init) per run: median {moved.median():.3g}" if len(room) else "z's room: n/a")
-    cap = (f"z could not move: its room is below {Z_ROOM:g} z units (k could not leave "
-           f"{100 * stats.norm.sf(room.median()):.0f}-{100 * stats.norm.cdf(room.median()):.0f} %)"
-           if len(room) and room.median() < Z_ROOM else None)
+    room_note, cap = z_room_note(depth)
     rho = depth["spearman_z_depth"].dropna().tolist() if not depth.empty else []
     add("Learned z differs with depth (Property 1): a monotone trend of z with depth", "Figure S9, tables/ash_depth",
         [Evidence("Spearman rho(z, depth) per ASH run", t_test(rho), 0)] if rho else [],
@@ -255,6 +290,8 @@ def claims(paired: pd.DataFrame, depth: pd.DataFrame, primary: dict[str, str],
     add("Swish is the special case of ASH (alpha = 0.5, threshold 0)", "Figure S7, tests/ash", [],
         f"analytic identity, also checked in tests/ash: max abs(ASH(0.5, 0) - Swish) on [-8, 8] = {gap:.2g}",
         fixed="reproduced" if gap < 1e-6 else "not reproduced", comparative=False)
+    if transformers is not None:
+        out += transformer_claims(*transformers, primary, better)
     judge([e for c in out for e in c.evidence])
     return out
 
@@ -297,7 +334,11 @@ def load_claims(tables: Path = TABLES, runs: Path = RUNS) -> list[Claim]:
         depth = pd.read_csv(tables / "ash_depth.csv")
     except (FileNotFoundError, pd.errors.EmptyDataError) as e:
         raise SystemExit(f"{e}: run python scripts/make_tables.py first.") from e
-    return claims(paired, depth, *monitors(find_runs(runs)[0]))
+    transformers = None
+    if (tables / "transformers" / "paired_differences.csv").is_file():  # make_tables.py --study transformers
+        transformers = (pd.read_csv(tables / "transformers" / "paired_differences.csv"),
+                        pd.read_csv(tables / "transformers" / "ash_depth.csv"))
+    return claims(paired, depth, *monitors(find_runs(runs)[0]), transformers)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -26,7 +26,15 @@ TINY_DATA = {
     "ade20k": (make_ade20k, ["data.crop_size=32", "data.base_size=32"]),
     "coco": (lambda d: write_coco(d), ["model.min_size=64", "model.max_size=64"]),
     "celeba": (make_celeba, ["data.val_size=null"]),
+    "text": (lambda d: write_text_corpus(d / "text" / "enwik8"), ["data.block_size=32"]),
 }
+
+
+def write_text_corpus(folder: Path) -> None:
+    """data=text's plain-text layout: train.txt, val.txt, test.txt."""
+    folder.mkdir(parents=True)
+    for split in ("train", "val", "test"):
+        (folder / f"{split}.txt").write_text(f"The {split} text of a tiny corpus, repeated. " * 40)
 
 
 def sweep(name: str):
@@ -60,7 +68,7 @@ def test_experiment_composes_as_a_resumable_seeded_sweep(name):
             assert cfg.data.batch_size == 32  # the paper's batch (the ViT's is DeiT's 1024)
         assert cfg.data.name in TINY_DATA
     else:
-        assert cfg.trainer.accelerator == "cpu" and cfg.data.name in ("digits", "digitscenes")
+        assert cfg.trainer.accelerator == "cpu" and cfg.data.name in ("digits", "digitscenes", "pydoc")
 
 
 @pytest.mark.parametrize("name", MINI)

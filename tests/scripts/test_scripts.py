@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.scripts.tree import make_tree
+from tests.scripts.tree import make_transformer_runs, make_tree
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -193,3 +193,29 @@ def test_scripts_refuse_an_empty_tree_with_a_clear_message(tmp_path):
             script(name).main(["--runs", str(tmp_path), "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="make_tables"):
         script("write_claims").main(["--tables", str(tmp_path), "--out", str(tmp_path / "C.md")])
+
+
+def test_transformer_study_is_tabled_apart_and_claimed_beyond_the_paper(tmp_path, panels):
+    runs = make_transformer_runs(make_tree(tmp_path / "results", seeds=6))
+    tables = tmp_path / "tables"
+    script("make_tables").main(["--runs", str(runs), "--out", str(tables), "--experiment", "all"])
+    script("make_tables").main(["--runs", str(runs), "--out", str(tables), "--study", "transformers"])
+    appendix = pd.read_csv(tables / "paired_differences.csv")
+    assert "vit" not in set(appendix.model) and "lm" not in set(appendix.task)  # the ViT never joins the CNN pool
+    paired = pd.read_csv(tables / "transformers" / "paired_differences.csv")
+    row = paired[(paired.task == "lm") & (paired.metric == "val/bpb") & (paired.quantity == "final")
+                 & (paired.comparison == "ash-gelu")].iloc[0]
+    assert row.n_pairs == 6 and row.mean_diff == pytest.approx(-0.10, abs=0.01)
+    text = script("write_claims").main(["--tables", str(tables), "--runs", str(runs),
+                                        "--out", str(tmp_path / "CLAIMS.md")]).read_text()
+    rows = {line.split(" | ")[1]: line.rsplit("**", 2)[-2] for line in text.splitlines() if "**" in line}
+    assert rows["Beyond the paper: in transformers ASH ends better than GELU (ViT: val accuracy; causal LM: val "
+                "bits per byte, lower is better)"] == "reproduced"      # ViT +0.05, LM -0.10 bpb
+    assert rows["Beyond the paper: in transformers ASH ends better than SwiGLU (ViT: val accuracy; causal LM: val "
+                "bits per byte, lower is better)"] == "not reproduced"  # ViT -0.05, LM +0.10 bpb
+    assert rows["Beyond the paper: learned z differs with depth in transformers (a monotone trend over blocks)"] \
+        == "reproduced"                                                 # z rises with the block in every run
+    record, seen = panels
+    _png(record(script("figure_t1_transformers")).main(["--runs", str(runs), "--out", str(tmp_path / "t1")]))
+    assert len(seen[-1]) == 6 and sum("learned z" in t for t in seen[-1]) == 2
+    assert any("bits per byte" in t and "n=6" in t for t in seen[-1])
