@@ -27,20 +27,26 @@ def _minutes(runs: list[Run]) -> float:
     return (end - start).total_seconds() / 60
 
 
+def _run_minutes(runs: list[Run]) -> float:
+    """The runs' own durations (start to finish of each), summed: the sweep's time when nothing runs beside it."""
+    return sum((datetime.fromisoformat(r.summary["finished"]) - datetime.fromisoformat(r.summary["started"]))
+               .total_seconds() for r in runs) / 60
+
+
 def budget(runs: list[Run]) -> list[str]:
     """One Markdown row per (experiment, task): runs, activations, seeds and the sweep's wall time."""
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
         groups.setdefault((run.experiment, run.task), []).append(run)
-    rows = ["| sweep (experiment, task) | runs | activations | seeds | wall time (first start to last finish) |",
-            "|---|---|---|---|---|"]
+    rows = ["| sweep (experiment, task) | runs | activations | seeds | wall time (first start to last finish) | "
+            "runs' own times, summed |", "|---|---|---|---|---|---|"]
     minutes = {key: _minutes(part) for key, part in groups.items()}
     for (experiment, task), part in sorted(groups.items()):
         acts = sorted({r.act for r in part})
         rows.append(f"| `{experiment}` {task} | {len(part)} | {' '.join(acts)} | {len({r.seed for r in part})} | "
-                    f"{minutes[experiment, task]:.1f} min |")
+                    f"{minutes[experiment, task]:.1f} min | {_run_minutes(part):.1f} min |")
     total = sum(minutes.values())
-    rows.append(f"| all | {len(runs)} | | | {total:.1f} min of training sweeps |")
+    rows.append(f"| all | {len(runs)} | | | {total:.1f} min of training sweeps | {_run_minutes(runs):.1f} min |")
     return rows
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytorch_lightning as pl
 import torch
+from torch.nn.utils import get_total_norm
 
 import ash
 from tasks.common.errors import ConfigError, RunStopped
@@ -86,10 +87,10 @@ class NonFiniteGuard(pl.Callback):
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
         grads = [(name, p.grad) for name, p in pl_module.named_parameters() if p.grad is not None]
-        checks = [g.isfinite().all() for _, g in grads]
-        if self._loss is not None:
-            checks.append(self._loss.isfinite().all())
-        if not checks or bool(torch.stack(checks).all()):  # one device sync per step
+        checks = [self._loss] if self._loss is not None else []
+        if grads:  # the largest |gradient| over all tensors: NaN or inf if any element is (foreach kernels)
+            checks.append(get_total_norm([g for _, g in grads], norm_type=float("inf")))
+        if not checks or bool(torch.stack([c.float().reshape(()) for c in checks]).isfinite().all()):  # one sync
             return
         bad = [name for name, g in grads if not g.isfinite().all()]
         if self.action == "skip":

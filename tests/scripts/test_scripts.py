@@ -164,7 +164,7 @@ def test_readme_block_is_regenerated_from_the_runs_and_the_claims(tmp_path):
     assert text.startswith("# title\nbefore\n" + mod.BEGIN) and text.endswith(mod.END + "\nafter\n")
     assert "old numbers" not in text
     # seeds 0-5 start at minutes 0-5 and last 30 s: 5.5 minutes from the first start to the last finish
-    assert "| `fig_s1_cls` cls | 48 | ash gelu relu swish | 6 | 5.5 min |" in text
+    assert "| `fig_s1_cls` cls | 48 | ash gelu relu swish | 6 | 5.5 min | 24.0 min |" in text  # 48 runs x 30 s
     assert "| ASH reaches a higher final val/acc than ReLU in classification | 1 / 0 / 0 / 0 | **reproduced** |" in text
     assert "| Swish is the special case of ASH (alpha = 0.5, threshold 0) | 0 / 0 / 0 / 0 | **reproduced** |" in text
     assert "| DCGAN, seed 0, last epoch | proxy coverage | proxy confidence | proxy KID |" in text
