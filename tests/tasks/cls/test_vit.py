@@ -69,7 +69,7 @@ def test_swiglu_on_a_cnn_names_the_problem_and_the_fix(compose):
         check_combination(compose(["act=swiglu"]))
 
 
-@pytest.mark.parametrize("act", [pytest.param("gelu", marks=pytest.mark.slow), "ash", "swiglu"])
+@pytest.mark.parametrize("act", ["gelu", "ash", "swiglu"])
 def test_vit_trains_one_batch(train, act):
     summary = train(["model=vit", f"act={act}", "debug=fast_dev_run", "data.batch_size=4"])
     assert summary["status"] == "complete"

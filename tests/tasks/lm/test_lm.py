@@ -186,9 +186,7 @@ def test_greedy_generation_is_deterministic_and_crops_the_context(compose):
 
 
 # -- real jobs ------------------------------------------------------------------------------------------
-# ASH and SwiGLU in the default suite; the rest of Figure T1's activations with -m slow (CI time).
-@pytest.mark.parametrize("act", ["ash", "swiglu", *(pytest.param(a, marks=pytest.mark.slow)
-                                                   for a in ("gelu", "relu", "swish", "fash50"))])
+@pytest.mark.parametrize("act", ["gelu", "relu", "swish", "ash", "fash50", "swiglu"])
 def test_fast_dev_run_for_each_activation(train, act):
     summary = train([*TINY, f"act={act}", "debug=fast_dev_run"])
     assert summary["status"] == "complete" and summary["task"] == "lm" and summary["monitor"] == "val/bpb"
