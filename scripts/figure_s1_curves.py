@@ -39,6 +39,12 @@ def draw_panel(ax: plt.Axes, runs: list[Run], column: str, acts: list[str]) -> N
     ax.grid(alpha=0.3)
 
 
+def runs_per_act(runs: list[Run], acts: list[str]) -> str:
+    """How many (model, seed) runs each activation has: "6", or "3-6" when they differ."""
+    counts = sorted({len({(r.model, r.seed) for r in runs if r.act == act}) for act in acts} - {0})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
 def draw(runs: list[Run], out: Path, acts: list[str]) -> list[Path]:
     """Rows = tasks present, columns = training loss and the task's monitored metric (from its summaries)."""
     tasks = [t for t in TASKS if any(r.task == t for r in runs)]
@@ -47,8 +53,7 @@ def draw(runs: list[Run], out: Path, acts: list[str]) -> list[Path]:
     for row, task in enumerate(tasks):
         task_runs = [r for r in runs if r.task == task]
         models = sorted({r.model for r in task_runs})
-        counts = sorted({len({(r.model, r.seed) for r in task_runs if r.act == act}) for act in acts} - {0})
-        n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        n = runs_per_act(task_runs, acts)
         for col, column in enumerate(["train/loss", monitors[task]]):
             ax = axes[row][col]
             draw_panel(ax, task_runs, column, acts)

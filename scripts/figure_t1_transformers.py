@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 
 from cli import common_args, experiments_of  # noqa: E402
 from figure_files import save_figure  # noqa: E402
-from figure_s1_curves import draw_panel  # noqa: E402
+from figure_s1_curves import draw_panel, runs_per_act  # noqa: E402
 from palette import METRIC_LABELS, act_color, act_order  # noqa: E402
 from run_discovery import Run, find_runs, newest_per_seed, report_skipped, task_monitors  # noqa: E402
 
@@ -56,8 +56,7 @@ def draw(runs: list[Run], out: Path) -> list[Path]:
     fig, axes = plt.subplots(len(rows), 3, figsize=(14, 3.4 * len(rows) + 0.6), squeeze=False)
     for i, (task, name) in enumerate(rows):
         task_runs = [r for r in runs if r.task == task]
-        counts = sorted({sum(r.act == act for r in task_runs) for act in acts} - {0})
-        n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        n = runs_per_act(task_runs, acts)
         for col, column in enumerate(["train/loss", monitors[task]]):
             draw_panel(axes[i][col], task_runs, column, acts)
             axes[i][col].set_title(f"{name}: {METRIC_LABELS.get(column, column)} (n={n} seeds per activation)",

@@ -38,9 +38,10 @@ def _timm_model(name: str, kwargs: dict, num_classes: int, in_chans: int, act_la
     if name not in timm.list_models():
         raise ValueError(f"timm has no model '{name}'; see `timm.list_models()` (e.g. model=timm model.name=resnet50).")
     kwargs.pop("pretrained", None)  # no downloads: weights are always random here
-    if act_cfg is not None and is_gated(act_cfg):  # a gated MLP in every block instead of an activation
+    gated = act_cfg is not None and is_gated(act_cfg)  # a gated MLP in every block instead of an activation
+    if gated:
         kwargs.update(timm_mlp_kwargs(act_cfg, kwargs["embed_dim"], kwargs.get("mlp_ratio", 4.0)))
-        return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
     model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
-    ash.swap_activations(model, act_layer)
+    if not gated:
+        ash.swap_activations(model, act_layer)
     return model
