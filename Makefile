@@ -34,7 +34,7 @@ clean-venv:
 	rm -rf $(VENV)
 
 # ---- reproduction of the appendix (README: "Reproducing the appendix") ----
-# Longest first (sweep minutes measured at one thread: 39, 25, 22, 20, 16, 10, 8, 7, 7), so that the lanes finish together.
+# Longest first by the sweep wall times in the README's generated block, so that the lanes finish together.
 MINI_SWEEPS := fig_s6_gan fig_s1_seg fig_s1_cls fig_s1_det fig_t1_transformers_lm fig_s8_variants_seg \
 	fig_t1_transformers_vit fig_s8_variants_det fig_s8_variants_cls
 MINI_EXPERIMENTS := fig_s1_cls fig_s1_seg fig_s1_det fig_s6_gan fig_s8_variants
